@@ -1,0 +1,208 @@
+"""The command line. The only module that prints and chooses exit codes.
+
+Exit codes: 0 ok / no changes; 1 a ReconcilerError (bad input, SCIM failure, unsafe or stale
+plan, failed actions); 2 changes present (only with --detailed-exitcode); 3 an unexpected bug;
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from reconciler import __version__
+from reconciler.config.checks import check_project
+from reconciler.config.load import Project, Target, load_project
+from reconciler.errors import ConfigError, Diagnostic, ReconcilerError, Severity
+
+F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("reconciler")
+
+
+def _echo_diagnostics(diags: list[Diagnostic]) -> None:
+    for d in diags:
+        click.echo(d.render(), err=True)
+
+
+def handle_errors(fn: F) -> F:
+    """Map errors to exit codes once, for every command (pre-commit's error_handler)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        debug = bool(ctx.find_root().params.get("debug"))
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as exc:
+            _echo_diagnostics(exc.diagnostics())
+            errors = sum(1 for d in exc.diagnostics() if d.severity is Severity.ERROR)
+            click.echo(f"error: {errors} problem(s) found; nothing was changed", err=True)
+            ctx.exit(1)
+        except ReconcilerError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+        except click.exceptions.Exit:
+            raise
+        except click.ClickException:
+            raise
+        except Exception as exc:  # a bug: say so plainly, details only with --debug
+            click.echo(
+                f"internal error: {type(exc).__name__}: {_scrub(str(exc))} "
+                "(this is a bug in reconcile; rerun with --debug for details)",
+                err=True,
+            )
+            if debug:
+                click.echo(_scrub(traceback.format_exc()), err=True)
+            ctx.exit(3)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _scrub(text: str) -> str:
+    """Remove the values of every configured token variable from text (defence in depth)."""
+    for name, value in os.environ.items():
+        if value and len(value) >= 8 and ("TOKEN" in name.upper() or "SECRET" in name.upper()):
+            text = text.replace(value, "***")
+    return text
+
+
+class _ScrubFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = _scrub(record.getMessage())
+        record.args = ()
+        return True
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="reconcile")
+@click.option("--debug", is_flag=True, help="Verbose logs and tracebacks (secrets stay hidden).")
+def cli(debug: bool) -> None:
+    """reconcile: membership-as-code for SCIM 2.0."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_ScrubFilter())
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    if debug:  # httpx logs URLs only, never headers; keep httpcore's wire chatter out
+        logging.getLogger("httpcore").setLevel(logging.INFO)
+
+
+root_option = click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Project directory holding desired-state/ and policies/.",
+)
+
+
+def load_checked(root: Path, *, fail_on_error: bool = True) -> tuple[Project, list[Diagnostic]]:
+    project = load_project(root)
+    diags = check_project(project)
+    if fail_on_error and any(d.severity is Severity.ERROR for d in diags):
+        raise ConfigError(diags)
+    return project, diags
+
+
+def pick_targets(project: Project, name: str | None, all_targets: bool = False) -> list[Target]:
+    if name is None:
+        return list(project.targets)
+    for t in project.targets:
+        if t.name == name:
+            return [t]
+    known = ", ".join(t.name for t in project.targets) or "none"
+    raise ReconcilerError(f"unknown target '{name}' (targets: {known})")
+
+
+@cli.command()
+@root_option
+@handle_errors
+def validate(root: Path) -> None:
+    """Check desired-state and policy files; report every problem at once."""
+    project, diags = load_checked(root, fail_on_error=False)
+    _echo_diagnostics(diags)
+    errors = sum(1 for d in diags if d.severity is Severity.ERROR)
+    warnings = len(diags) - errors
+    if errors:
+        click.echo(f"error: {errors} error(s), {warnings} warning(s)", err=True)
+        raise SystemExit(1)
+    click.echo(
+        f"ok: {len(project.desired.users)} users, {len(project.desired.groups)} groups, "
+        f"{len(project.targets)} target(s) ({', '.join(t.name for t in project.targets)})"
+        + (f"; {warnings} warning(s)" if warnings else "")
+    )
+
+
+@cli.command()
+@root_option
+@click.argument("user")
+@click.option("--target", "target_name", help="Only this target (default: every target).")
+@handle_errors
+def explain(root: Path, user: str, target_name: str | None) -> None:
+    """Show why USER (userName, externalId or a previous key) is in or out of each target."""
+    from reconciler.explain import explain_user, find_user, render_explanation
+
+    project, _ = load_checked(root)
+    spec = find_user(project, user)
+    if spec is None:
+        raise ReconcilerError(
+            f"no declared user '{user}' (looked up by userName, externalId and previously)"
+        )
+    targets = pick_targets(project, target_name)
+    items = explain_user(project, spec, targets)
+    click.echo(render_explanation(spec, items, {t.name: t for t in targets}))
+
+
+@cli.command()
+@click.option(
+    "--kind",
+    type=click.Choice(["desired-state", "policy"]),
+    help="Print one schema (default: write both into --out).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("schemas"),
+    show_default=True,
+    help="Directory for the schema files.",
+)
+@handle_errors
+def schema(kind: str | None, out: Path) -> None:
+    """JSON Schema of desired-state and policy files, for editors and CI."""
+    from reconciler.config.schema import SCHEMA_FILES, schema_text
+
+    if kind:
+        click.echo(schema_text(kind), nl=False)
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    for k, name in SCHEMA_FILES.items():
+        (out / name).write_text(schema_text(k), encoding="utf-8")
+        click.echo(f"wrote {out / name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cli.main(args=argv, prog_name="reconcile", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    return 0

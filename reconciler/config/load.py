@@ -1,0 +1,378 @@
+"""Load desired-state and policy files into frozen models, with every problem located.
+
+`load_project(root)` reads `desired-state/**/*.y{a,}ml` (merged) and `policies/*.y{a,}ml` (one
+target each) and returns a `Project` plus all diagnostics; it never raises for bad input.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import re
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from reconciler.config.models import DesiredFile, GroupSpec, UserSpec
+from reconciler.config.policy import OPERATORS, Policy
+from reconciler.config.yamlio import LoadedYaml, PathKey, load_yaml_file
+from reconciler.errors import Diagnostic, DiagnosticBag, SourceRef
+
+DESIRED_DIR = "desired-state"
+POLICIES_DIR = "policies"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where an item came from: its file and the path of the item inside that file."""
+
+    loaded: LoadedYaml = field(repr=False, compare=False)
+    path: PathKey
+
+    def where(self, *sub: str | int, key: bool = False) -> SourceRef:
+        return self.loaded.where(self.path + tuple(sub), key=key)
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    users: tuple[UserSpec, ...]
+    groups: tuple[GroupSpec, ...]
+    user_sources: tuple[Located, ...] = field(repr=False, compare=False)
+    group_sources: tuple[Located, ...] = field(repr=False, compare=False)
+    digest: str = ""
+    files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    policy: Policy
+    source: Located = field(repr=False, compare=False)
+    digest: str = ""
+
+    def where(self, *sub: str | int, key: bool = False) -> SourceRef:
+        return self.source.where(*sub, key=key)
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    desired: DesiredState
+    targets: tuple[Target, ...]
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def load_project(root: Path) -> Project:
+    bag = DiagnosticBag()
+    desired = _load_desired(root, bag)
+    targets = _load_targets(root, bag)
+    return Project(root, desired, tuple(targets), tuple(bag.items))
+
+
+def _yaml_files(directory: Path, recursive: bool) -> list[Path]:
+    pattern = "**/*" if recursive else "*"
+    return sorted(
+        p for p in directory.glob(pattern) if p.is_file() and p.suffix in (".yaml", ".yml")
+    )
+
+
+def _display(root: Path, path: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _load_desired(root: Path, bag: DiagnosticBag) -> DesiredState:
+    directory = root / DESIRED_DIR
+    users: list[UserSpec] = []
+    groups: list[GroupSpec] = []
+    user_src: list[Located] = []
+    group_src: list[Located] = []
+    digest = hashlib.sha256()
+    names: list[str] = []
+    if not directory.is_dir():
+        bag.error(
+            f"no '{DESIRED_DIR}/' directory under {root}",
+            SourceRef(str(root)),
+            "run from the project root or pass --root DIR",
+        )
+        return DesiredState((), (), (), (), "", ())
+    for path in _yaml_files(directory, recursive=True):
+        display = _display(root, path)
+        names.append(display)
+        digest.update(display.encode() + b"\0" + _read_bytes(path) + b"\0")
+        loaded = load_yaml_file(path, display)
+        bag.items.extend(loaded.diagnostics)
+        if loaded.data is None:
+            continue
+        if not isinstance(loaded.data, dict):
+            bag.error(
+                f"expected a mapping with 'users' and/or 'groups' at the top level, "
+                f"found {_type_name(loaded.data)}",
+                loaded.where(()),
+                "start the file with 'users:' or 'groups:'",
+            )
+            continue
+        # Validate item by item so that one bad user does not hide the others.
+        top = {k: v for k, v in loaded.data.items() if k not in ("users", "groups")}
+        if top:
+            _report(ValidationErrorLike.extra(top), loaded, (), DesiredFile, bag)
+        for section, model, sink, src in (
+            ("users", UserSpec, users, user_src),
+            ("groups", GroupSpec, groups, group_src),
+        ):
+            items = loaded.data.get(section)
+            if items is None:
+                continue
+            if not isinstance(items, list):
+                bag.error(
+                    f"'{section}' must be a list of mappings (items start with '- '), "
+                    f"found {_type_name(items)}",
+                    loaded.where((section,)),
+                )
+                continue
+            for i, item in enumerate(items):
+                parsed = _validate(model, item, loaded, (section, i), bag)
+                if parsed is not None:
+                    sink.append(parsed)
+                    src.append(Located(loaded, (section, i)))
+    return DesiredState(
+        tuple(users),
+        tuple(groups),
+        tuple(user_src),
+        tuple(group_src),
+        "sha256:" + digest.hexdigest(),
+        tuple(names),
+    )
+
+
+def _load_targets(root: Path, bag: DiagnosticBag) -> list[Target]:
+    directory = root / POLICIES_DIR
+    if not directory.is_dir():
+        bag.error(
+            f"no '{POLICIES_DIR}/' directory under {root}",
+            SourceRef(str(root)),
+            "create one policy file per SCIM target, e.g. policies/bitwarden.yaml",
+        )
+        return []
+    targets: list[Target] = []
+    seen: dict[str, SourceRef] = {}
+    for path in _yaml_files(directory, recursive=False):
+        display = _display(root, path)
+        raw = _read_bytes(path)
+        loaded = load_yaml_file(path, display)
+        bag.items.extend(loaded.diagnostics)
+        if loaded.data is None:
+            continue
+        if not isinstance(loaded.data, dict):
+            bag.error(
+                f"expected a mapping at the top level of a policy file, found {_type_name(loaded.data)}",
+                loaded.where(()),
+                "start the file with 'connection:' (see README, 'Policy files')",
+            )
+            continue
+        policy = _validate(Policy, loaded.data, loaded, (), bag)
+        if policy is None:
+            continue
+        name = policy.target or path.stem
+        where = loaded.where(("target",)) if policy.target else SourceRef(display, 1, 1)
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+            bag.error(
+                f"target name {name!r} (from the file name) is not usable",
+                where,
+                "set 'target:' to letters, digits, '.', '_' and '-'",
+            )
+            continue
+        if name in seen:
+            bag.error(
+                f"duplicate target name '{name}' (also defined at {seen[name]})",
+                where,
+                "give each policy file its own 'target:'",
+            )
+            continue
+        seen[name] = where
+        digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+        targets.append(Target(name, policy, Located(loaded, ()), digest))
+    return targets
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+
+def _type_name(value: Any) -> str:
+    return {
+        list: "a list",
+        dict: "a mapping",
+        str: "a string",
+        int: "a number",
+        float: "a number",
+        bool: "a boolean",
+        type(None): "nothing (null)",
+    }.get(type(value), type(value).__name__)
+
+
+def _validate(
+    model: type[BaseModel], data: Any, loaded: LoadedYaml, base: PathKey, bag: DiagnosticBag
+) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        _report(exc.errors(include_url=False), loaded, base, model, bag, data)
+        return None
+
+
+class ValidationErrorLike:
+    @staticmethod
+    def extra(keys: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return [{"type": "extra_forbidden", "loc": (k,), "msg": "", "input": None} for k in keys]
+
+
+def _report(
+    errors: Iterable[Mapping[str, Any]],
+    loaded: LoadedYaml,
+    base: PathKey,
+    model: type[BaseModel],
+    bag: DiagnosticBag,
+    data: Any = None,
+) -> None:
+    if data is None:
+        data = _at(loaded.data, base)
+    for err in errors:
+        loc = _data_path(data, tuple(err["loc"]))
+        path = base + loc
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            key = str(loc[-1]) if loc else "?"
+            allowed = _allowed_keys(model, loc[:-1])
+            hint = _did_you_mean(key, allowed)
+            if not hint and allowed:
+                hint = "allowed keys here: " + ", ".join(sorted(allowed))
+            bag.error(f"unknown key '{key}'", loaded.where(path, key=True), hint)
+        elif kind == "missing":
+            bag.error(f"missing required key '{loc[-1]}'", loaded.where(path[:-1]))
+        elif kind == "literal_error" and loc and loc[-1] == "operator":
+            got = _at(data, loc)
+            bag.error(
+                f"unknown operator {got!r}",
+                loaded.where(path),
+                _did_you_mean(str(got), OPERATORS) or "operators: " + ", ".join(OPERATORS),
+            )
+        else:
+            msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+            name = ".".join(str(p) for p in loc if not isinstance(p, int)) or "value"
+            bag.error(f"{name}: {msg}", loaded.where(path))
+
+
+def _at(data: Any, path: PathKey) -> Any:
+    for p in path:
+        if isinstance(data, dict) and p in data:
+            data = data[p]
+        elif isinstance(data, list) and isinstance(p, int) and 0 <= p < len(data):
+            data = data[p]
+        else:
+            return None
+    return data
+
+
+def _data_path(data: Any, loc: tuple[Any, ...]) -> PathKey:
+    """Keep the parts of a pydantic error location that exist in the data (drop union tags)."""
+    out: list[str | int] = []
+    for p in loc:
+        if isinstance(data, dict) and isinstance(p, str) and p in data:
+            data = data[p]
+            out.append(p)
+        elif isinstance(data, list) and isinstance(p, int) and 0 <= p < len(data):
+            data = data[p]
+            out.append(p)
+        elif isinstance(data, dict) and isinstance(p, str) and not _is_tag(p):
+            out.append(p)  # a missing or unknown key: report at its parent
+            data = None
+    return tuple(out)
+
+
+def _is_tag(part: str) -> bool:
+    return part in ("condition", "group") or "[" in part or part.startswith("function-")
+
+
+def _allowed_keys(model: type[BaseModel], loc: PathKey) -> set[str]:
+    models = {model}
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        nxt: set[type[BaseModel]] = set()
+        for m in models:
+            f = _field(m, part)
+            if f is not None:
+                nxt |= _models_in(f.annotation)
+        models = nxt
+        if not models:
+            return set()
+    keys: set[str] = set()
+    for m in models:
+        for name, f in m.model_fields.items():
+            keys.add(f.alias or name)
+    return keys
+
+
+def _field(model: type[BaseModel], key: str) -> Any:
+    for name, f in model.model_fields.items():
+        if key in (name, f.alias):
+            return f
+    return None
+
+
+def _models_in(annotation: Any) -> set[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return {annotation}
+    found: set[type[BaseModel]] = set()
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _models_in(typing.get_args(annotation)[0])
+    if origin is not None or isinstance(annotation, types.UnionType):
+        for arg in typing.get_args(annotation):
+            if arg is not Ellipsis:
+                found |= _models_in(arg)
+    return found
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    choices = list(choices)
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if not close:
+        lowered = {c.lower().replace("_", ""): c for c in choices}
+        hit = lowered.get(word.lower().replace("_", "").replace("-", ""))
+        close = [hit] if hit else []
+    return f"did you mean '{close[0]}'?" if close else None
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    return _did_you_mean(word, choices)
+
+
+def expand_env(text: str, env: Mapping[str, str] | None = None) -> tuple[str, list[str]]:
+    """Expand ${VAR} and ${VAR:-default}; returns the text and the names that were unset."""
+    env = os.environ if env is None else env
+    missing: list[str] = []
+
+    def repl(m: re.Match[str]) -> str:
+        name, default = m.group(1), m.group(2)
+        if name in env and env[name] != "":
+            return env[name]
+        if default is not None:
+            return default
+        missing.append(name)
+        return m.group(0)
+
+    return _ENV_REF.sub(repl, text), missing

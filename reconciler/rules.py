@@ -1,0 +1,250 @@
+"""The user filter: conditions, All/Any groups, and the trace that `explain` prints. Pure.
+
+Semantics (documented in the README):
+- A multi-valued attribute (emails.value) matches a positive operator if ANY value matches.
+- Negative operators (not_equals, not_contains, not_regex, not_in) are the exact negation of
+  their positive twin: `not_contains x` is true when NO value contains x (and when absent).
+- Strings compare ignoring case unless `case_sensitive: true`.
+- gt/ge/lt/le compare numbers, or ISO 8601 dates; anything else never matches.
+- `match: all` of nothing is true, `match: any` of nothing is false.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+
+from reconciler.config.models import UserSpec, attribute_value_to_list
+from reconciler.config.policy import Condition, ConditionGroup
+
+SCALAR_PATHS = {
+    "userName": lambda u: [u.user_name],
+    "externalId": lambda u: [u.external_id],
+    "displayName": lambda u: [u.display_name] if u.display_name is not None else [],
+    "name.givenName": lambda u: _name_part(u, "given_name"),
+    "name.familyName": lambda u: _name_part(u, "family_name"),
+    "name.middleName": lambda u: _name_part(u, "middle_name"),
+    "name.formatted": lambda u: _name_part(u, "formatted"),
+    "emails.value": lambda u: [e.value for e in u.effective_emails()],
+    "emails.type": lambda u: [e.type for e in u.effective_emails() if e.type],
+    "active": lambda u: [True if u.active is None else u.active],
+}
+KNOWN_PATHS: tuple[str, ...] = tuple(SCALAR_PATHS) + ("attributes.<name>", "groups")
+
+
+def _name_part(user: UserSpec, part: str) -> list[Any]:
+    if user.name is None:
+        return []
+    value = getattr(user.name, part)
+    return [value] if value is not None else []
+
+
+def is_known_path(path: str) -> bool:
+    return path in SCALAR_PATHS or path == "groups" or (
+        path.startswith("attributes.") and len(path) > len("attributes.")
+    )
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """What a condition may need beyond the user: the desired groups, flattened."""
+
+    group_ids: Mapping[str, str]
+    """Group externalId, and displayName folded to lower case -> group externalId."""
+    user_groups: Mapping[str, frozenset[str]]
+    """User externalId -> externalIds of every desired group it is in (nested counted)."""
+    group_names: Mapping[str, str]
+    """Group externalId -> displayName (for the `groups` attribute and explanations)."""
+
+    def groups_of(self, user: UserSpec) -> frozenset[str]:
+        return self.user_groups.get(user.external_id, frozenset())
+
+
+EMPTY_CONTEXT = RuleContext({}, {}, {})
+
+
+@dataclass(frozen=True)
+class ConditionTrace:
+    condition: Condition
+    actual: tuple[Any, ...]
+    result: bool
+
+
+@dataclass(frozen=True)
+class GroupTrace:
+    match: str
+    children: tuple[ConditionTrace | GroupTrace, ...]
+    result: bool
+
+
+def values_of(user: UserSpec, path: str, ctx: RuleContext = EMPTY_CONTEXT) -> list[Any]:
+    getter = SCALAR_PATHS.get(path)
+    if getter is not None:
+        return getter(user)
+    if path == "groups":
+        return sorted(ctx.group_names.get(g, g) for g in ctx.groups_of(user))
+    if path.startswith("attributes."):
+        return attribute_value_to_list(user.attributes.get(path[len("attributes.") :]))
+    return []
+
+
+def evaluate(group: ConditionGroup | None, user: UserSpec, ctx: RuleContext = EMPTY_CONTEXT) -> bool:
+    return trace(group, user, ctx).result
+
+
+def trace(group: ConditionGroup | None, user: UserSpec, ctx: RuleContext = EMPTY_CONTEXT) -> GroupTrace:
+    if group is None:
+        return GroupTrace("all", (), True)
+    children: list[ConditionTrace | GroupTrace] = []
+    for c in group.conditions:
+        if isinstance(c, ConditionGroup):
+            children.append(trace(c, user, ctx))
+        else:
+            children.append(_condition(c, user, ctx))
+    results = [c.result for c in children]
+    ok = all(results) if group.match == "all" else any(results)
+    return GroupTrace(group.match, tuple(children), ok)
+
+
+_NEGATIONS = {"not_equals": "equals", "not_contains": "contains", "not_regex": "regex", "not_in": "in"}
+
+
+def _condition(c: Condition, user: UserSpec, ctx: RuleContext) -> ConditionTrace:
+    if c.operator == "member_of":
+        target = ctx.group_ids.get(str(c.value)) or ctx.group_ids.get(str(c.value).lower())
+        groups = ctx.groups_of(user)
+        actual = tuple(sorted(ctx.group_names.get(g, g) for g in groups))
+        return ConditionTrace(c, actual, target is not None and target in groups)
+    actual = tuple(values_of(user, c.attribute or "", ctx))
+    op = c.operator
+    if op in _NEGATIONS:
+        return ConditionTrace(c, actual, not _positive(_NEGATIONS[op], actual, c))
+    if op == "present":
+        return ConditionTrace(c, actual, any(_present(v) for v in actual))
+    if op == "absent":
+        return ConditionTrace(c, actual, not any(_present(v) for v in actual))
+    return ConditionTrace(c, actual, _positive(op, actual, c))
+
+
+def _present(v: Any) -> bool:
+    return v is not None and not (isinstance(v, str) and v.strip() == "")
+
+
+def _positive(op: str, actual: tuple[Any, ...], c: Condition) -> bool:
+    if op == "is_true":
+        return any(_as_bool(v) is True for v in actual)
+    if op == "is_false":
+        return any(_as_bool(v) is False for v in actual)
+    if op in ("gt", "ge", "lt", "le"):
+        return any(_ordered(op, v, c.value) for v in actual)
+    if op == "in":
+        return any(_equals(v, w, c.case_sensitive) for v in actual for w in c.value)
+    if op == "equals":
+        return any(_equals(v, c.value, c.case_sensitive) for v in actual)
+    if op == "regex":
+        rx = _regex(str(c.value), c.case_sensitive)
+        return any(rx.search(_text(v)) is not None for v in actual)
+    needle = _fold(_text(c.value), c.case_sensitive)
+    hay = [_fold(_text(v), c.case_sensitive) for v in actual]
+    if op == "contains":
+        return any(needle in h for h in hay)
+    if op == "starts_with":
+        return any(h.startswith(needle) for h in hay)
+    if op == "ends_with":
+        return any(h.endswith(needle) for h in hay)
+    raise ValueError(f"unknown operator {op}")  # pragma: no cover - the model forbids it
+
+
+@lru_cache(maxsize=512)
+def _regex(pattern: str, case_sensitive: bool) -> re.Pattern[str]:
+    return re.compile(pattern, 0 if case_sensitive else re.IGNORECASE)
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def _fold(s: str, case_sensitive: bool) -> str:
+    return s if case_sensitive else s.casefold()
+
+
+def _as_bool(v: Any) -> bool | None:
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, str) and v.strip().lower() in ("true", "false"):
+        return v.strip().lower() == "true"
+    return None
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _equals(a: Any, b: Any, case_sensitive: bool) -> bool:
+    if _is_number(a) and _is_number(b):
+        return bool(a == b)
+    na, nb = _number(a), _number(b)
+    if (_is_number(a) or _is_number(b)) and na is not None and nb is not None:
+        return na == nb
+    return _fold(_text(a), case_sensitive) == _fold(_text(b), case_sensitive)
+
+
+def _number(v: Any) -> float | None:
+    if isinstance(v, bool):
+        return None
+    if _is_number(v):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def as_date(v: Any) -> datetime | None:
+    if isinstance(v, datetime):
+        return v if v.tzinfo else v.replace(tzinfo=None)
+    if isinstance(v, date):
+        return datetime(v.year, v.month, v.day)
+    if not isinstance(v, str):
+        return None
+    text = v.strip()
+    try:
+        if len(text) == 10:
+            d = date.fromisoformat(text)
+            return datetime(d.year, d.month, d.day)
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parsed.replace(tzinfo=None) if parsed.tzinfo is None else parsed
+    except ValueError:
+        return None
+
+
+def comparable(value: Any) -> bool:
+    """Whether a condition value can be used with gt/ge/lt/le."""
+    return _number(value) is not None or as_date(value) is not None
+
+
+def _ordered(op: str, left: Any, right: Any) -> bool:
+    a: Any
+    b: Any
+    a, b = _number(left), _number(right)
+    if a is None or b is None:
+        a, b = as_date(left), as_date(right)
+        if a is None or b is None:
+            return False
+        if (a.tzinfo is None) != (b.tzinfo is None):
+            a, b = a.replace(tzinfo=None), b.replace(tzinfo=None)
+    if op == "gt":
+        return bool(a > b)
+    if op == "ge":
+        return bool(a >= b)
+    if op == "lt":
+        return bool(a < b)
+    return bool(a <= b)
