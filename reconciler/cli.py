@@ -132,6 +132,7 @@ def pick_targets(project: Project, name: str | None, all_targets: bool = False) 
 def validate(root: Path) -> None:
     """Check desired-state and policy files; report every problem at once."""
     project, diags = load_checked(root, fail_on_error=False)
+    diags = sorted(diags, key=Diagnostic.sort_key)
     _echo_diagnostics(diags)
     errors = sum(1 for d in diags if d.severity is Severity.ERROR)
     warnings = len(diags) - errors

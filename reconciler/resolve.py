@@ -115,20 +115,23 @@ def find_cycles(graph: GroupGraph) -> list[tuple[str, ...]]:
 
 def flatten(graph: GroupGraph) -> dict[str, frozenset[str]]:
     """Group externalId -> every user externalId in it, through nested groups (cycles cut)."""
-    memo: dict[str, frozenset[str]] = {}
-
-    def members(g: str, path: frozenset[str]) -> frozenset[str]:
-        if g in memo:
-            return memo[g]
-        out = set(graph.direct_users.get(g, ()))
-        for child in graph.nested.get(g, ()):
-            if child not in path:
-                out |= members(child, path | {child})
-        result = frozenset(out)
-        memo[g] = result
-        return result
-
-    return {g: members(g, frozenset({g})) for g in graph.groups}
+    out: dict[str, frozenset[str]] = {}
+    for root in graph.groups:
+        if not graph.nested.get(root):
+            out[root] = graph.direct_users.get(root, frozenset())
+            continue
+        seen = {root}
+        stack = [root]
+        users: set[str] = set()
+        while stack:
+            g = stack.pop()
+            users |= graph.direct_users.get(g, frozenset())
+            for child in graph.nested.get(g, ()):
+                if child not in seen:
+                    seen.add(child)
+                    stack.append(child)
+        out[root] = frozenset(users)
+    return out
 
 
 def rule_context(graph: GroupGraph, flat: Mapping[str, frozenset[str]]) -> RuleContext:

@@ -101,7 +101,10 @@ def _check_groups(desired: DesiredState, graph: GroupGraph, bag: DiagnosticBag) 
             names[lname] = i
     user_choices = [u.user_name for u in desired.users] + [u.external_id for u in desired.users]
     group_choices = [g.external_id for g in desired.groups]
-    for ref in graph.unresolved():
+    # After a load error a reference may point at the entry that failed: reporting it would
+    # only add noise. Fix the load errors first; these checks run again then.
+    unresolved = graph.unresolved() if desired.complete else []
+    for ref in unresolved:
         i = first_at[ref.group]
         where = desired.group_sources[i].where("members", ref.index)
         if ref.text.startswith("group:"):
@@ -159,7 +162,7 @@ def _check_target(
             f"export {conn.token_env} (from your secret store) before plan or apply",
         )
     groups = policy.rule.groups
-    if groups != "all":
+    if groups != "all" and desired.complete:
         for i, name in enumerate(groups):
             if graph.group_ids.get(name) is None and graph.group_ids.get(name.lower()) is None:
                 bag.error(
@@ -198,7 +201,7 @@ def _check_conditions(
             continue
         if c.operator == "member_of":
             value = str(c.value)
-            if graph.group_ids.get(value) is None and graph.group_ids.get(value.lower()) is None:
+            if desired.complete and graph.group_ids.get(value) is None and graph.group_ids.get(value.lower()) is None:
                 bag.error(
                     f"member_of: group '{value}' is not declared in desired-state",
                     target.where(*here, "value"),

@@ -48,6 +48,8 @@ class DesiredState:
     group_sources: tuple[Located, ...] = field(repr=False, compare=False)
     digest: str = ""
     files: tuple[str, ...] = ()
+    complete: bool = True
+    """False when some file or entry failed to load: reference checks are then skipped."""
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,7 @@ def _load_desired(root: Path, bag: DiagnosticBag) -> DesiredState:
         tuple(group_src),
         "sha256:" + digest.hexdigest(),
         tuple(names),
+        complete=not bag.has_errors,
     )
 
 
@@ -272,7 +275,21 @@ def _report(
         else:
             msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
             name = ".".join(str(p) for p in loc if not isinstance(p, int)) or "value"
-            bag.error(f"{name}: {msg}", loaded.where(path))
+            bag.error(f"{name}: {msg}", loaded.where(path), _TYPE_HINTS.get(kind))
+
+
+_TYPE_HINTS = {
+    "bool_type": "write true or false, without quotes",
+    "string_type": "write a text value (quote it if it looks like a number or a boolean)",
+    "list_type": "write a list: [a, b] or items starting with '- '",
+    "tuple_type": "write a list: [a, b] or items starting with '- '",
+    "dict_type": "write a mapping: key: value",
+    "model_type": "write a mapping: key: value",
+    "int_type": "write a whole number",
+    "int_parsing": "write a whole number",
+    "float_parsing": "write a number",
+    "string_too_short": "the value must not be empty",
+}
 
 
 def _at(data: Any, path: PathKey) -> Any:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 AttributeValue = str | int | float | bool | None | list[str | int | float | bool]
@@ -22,7 +22,7 @@ class _Model(BaseModel):
 
 class Email(_Model):
     value: NonEmpty
-    primary: bool = False
+    primary: StrictBool = False
     type: str | None = "work"
 
 
@@ -43,7 +43,7 @@ class UserSpec(_Model):
     emails: tuple[Email, ...] | None = Field(
         None, description="Default: the userName as the primary work e-mail."
     )
-    active: bool | None = Field(
+    active: StrictBool | None = Field(
         None,
         description="true: enforced enabled; false: enforced disabled (kept in scope); "
         "absent: enabled on create, but an account disabled by someone else is left alone.",

@@ -9,9 +9,11 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
+    StrictBool,
     Discriminator,
     Field,
     Tag,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -99,28 +101,35 @@ class Condition(_Model):
     attribute: str | None = Field(None, description="userName, externalId, displayName, name.givenName, "
                            "name.familyName, emails.value, emails.type, active, attributes.<name>")
     operator: Operator
-    value: Any = None
-    case_sensitive: bool = False
+    value: Any = Field(None, validate_default=True)
+    case_sensitive: StrictBool = False
 
-    @model_validator(mode="after")
-    def _check_value(self) -> Condition:
-        op = self.operator
-        if self.attribute is None and op != "member_of":
-            raise ValueError(f"operator '{op}' needs an 'attribute'")
+    @field_validator("value")
+    @classmethod
+    def _check_value(cls, value: Any, info: ValidationInfo) -> Any:
+        op = info.data.get("operator")
+        if op is None:
+            return value  # the operator itself is invalid and reported on its own
         if op in NO_VALUE_OPERATORS:
-            if self.value is not None:
+            if value is not None:
                 raise ValueError(f"operator '{op}' takes no value; remove 'value'")
-        elif self.value is None:
+        elif value is None:
             raise ValueError(f"operator '{op}' needs a 'value'")
-        elif op in LIST_OPERATORS and not isinstance(self.value, list):
+        elif op in LIST_OPERATORS and not isinstance(value, list):
             raise ValueError(f"operator '{op}' needs a list value, e.g. [US, CA]")
-        elif op not in LIST_OPERATORS and isinstance(self.value, list | dict):
+        elif op not in LIST_OPERATORS and isinstance(value, list | dict):
             raise ValueError(f"operator '{op}' needs a single value, not a list")
         if op in ("regex", "not_regex"):
             try:
-                re.compile(str(self.value))
+                re.compile(str(value))
             except re.error as exc:
                 raise ValueError(f"invalid regular expression: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _check_attribute(self) -> Condition:
+        if self.attribute is None and self.operator != "member_of":
+            raise ValueError(f"operator '{self.operator}' needs an 'attribute'")
         return self
 
 
@@ -168,11 +177,11 @@ class Removal(_Model):
 
 
 class Operations(_Model):
-    create: bool = True
-    update: bool = True
-    disable: bool = True
-    delete: bool = True
-    restore: bool = True
+    create: StrictBool = True
+    update: StrictBool = True
+    disable: StrictBool = True
+    delete: StrictBool = True
+    restore: StrictBool = True
 
 
 class Safety(_Model):
@@ -201,7 +210,7 @@ class Connection(_Model):
     users_path: str = "/Users"
     groups_path: str = "/Groups"
     timeout: float = Field(30.0, gt=0, description="Seconds per request.")
-    verify_tls: bool = True
+    verify_tls: StrictBool = True
     capabilities: dict[str, Any] = Field(
         default_factory=dict, description="Override detected capabilities (etag, member_remove, concurrency...)."
     )
@@ -240,7 +249,7 @@ class Policy(_Model):
     rule: Rule = Field(default_factory=Rule)
     removal: Removal = Field(default_factory=Removal)
     operations: Operations = Field(default_factory=Operations)
-    adopt: bool = Field(
+    adopt: StrictBool = Field(
         True, description="Match existing accounts by e-mail/userName and take them over (AdoptUser)."
     )
     unmanaged: Literal["ignore", "disable", "delete"] = "ignore"

@@ -137,6 +137,8 @@ def _syntax_hint(problem: str) -> str | None:
         return "a value containing ': ' must be quoted, or a key is mis-indented"
     if "could not find expected ':'" in problem:
         return "a key is missing its ':' or a quoted string is not closed"
+    if "found unexpected ':'" in problem:
+        return "quote values that contain ':' (such as URLs) inside { } or [ ]"
     if "found character" in problem and "cannot start any token" in problem:
         return "quote the value"
     return None
