@@ -88,6 +88,7 @@ class RestoreUser(_Action):
 
 class DisableUser(_Action):
     kind: Literal["disable_user"] = "disable_user"
+    managed: bool = True
     removal: bool = True
     """True when the user left the target (recorded for restoration); False for `active: false`."""
     groups: tuple[str, ...] = ()

@@ -240,8 +240,15 @@ def compute_actions(
             continue
         _plan_removal(acct, key, policy.removal.action, why, state, policy, res, now, managed=True)
     # --- groups ----------------------------------------------------------------------------
-    _plan_groups(ts, live, state, policy, caps, matched, held_ids, idx, protected, res)
-    res.actions = sort_actions(res.actions)
+    groups_of = _plan_groups(ts, live, state, policy, caps, matched, held_ids, idx, protected, res)
+    res.actions = sort_actions(
+        [
+            a.model_copy(update={"groups": tuple(sorted(groups_of.get(a.id or "", ())))})
+            if a.kind in ("disable_user", "delete_user")
+            else a
+            for a in res.actions
+        ]
+    )
     return res
 
 
@@ -342,6 +349,8 @@ def _plan_update(
             continue
         if path in caps.user_writable:
             changes.append(FieldChange(path=path, before=have.get(path), after=want[path]))
+        elif path == "emails" and not _same("userName", have.get("userName"), want["userName"]):
+            continue  # the userName warning already says the address differs
         elif have.get(path) is not None:
             res.warnings.append(
                 f"{u.user_name}: {path} differs on {caps.profile} ({have.get(path)!r} there, "
@@ -402,7 +411,7 @@ def _plan_removal(
     delta: timedelta | None = policy.removal.delete_after_delta() if managed else None
     due = iso(now + delta) if delta else None
     res.actions.append(
-        DisableUser(key=key, id=acct.id, reason=why, before=before,
+        DisableUser(key=key, id=acct.id, reason=why, before=before, managed=managed,
                     after={"userName": acct.user_name, "active": False}, delete_due=due)
     )
 
@@ -418,7 +427,9 @@ def _plan_groups(
     idx: _Index,
     protected: set[str],
     res: DiffResult,
-) -> None:
+) -> dict[str, set[str]]:
+    """Plans group actions; returns user id -> keys of the managed groups it is in now."""
+    groups_of: dict[str, set[str]] = defaultdict(set)
     by_id = {g.id: g for g in live.groups}
     by_ext: dict[str, LiveGroup] = {}
     by_name: dict[str, list[LiveGroup]] = defaultdict(list)
@@ -484,6 +495,8 @@ def _plan_groups(
         else:
             current_set = set(current)
             res.managed_memberships += len(current_set)
+        for mid in current_set:
+            groups_of[mid].add(gext)
         adds = [m for i, m in sorted(desired_ids.items()) if i not in current_set] + pending
         removes: list[Member] = []
         for mid in sorted(current_set - set(desired_ids) - keep):
@@ -521,6 +534,7 @@ def _plan_groups(
             DeleteGroup(key=key, id=g.id, reason="no longer declared or selected for this target",
                         before={"displayName": g.display_name, "externalId": g.external_id})
         )
+    return groups_of
 
 
 def _match_group(

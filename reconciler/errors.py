@@ -4,6 +4,7 @@
     ├── ConfigError                 bad desired-state or policy files: a list of Diagnostics
     ├── ScimError                   a SCIM request failed (status, scimType, detail, method, path)
     │   ├── ScimTransportError      no usable HTTP answer (connect error, timeout, retries spent)
+    │   │   └── AmbiguousRequestError   a non-idempotent write (POST) may or may not have happened
     │   ├── ReadOnlyViolation       a write attempted through a read-only client (plan)
     │   └── PartialReadError        a listing ended short of totalResults; never plan from it
     ├── UnsafePlanError             safety rails tripped at plan time
@@ -118,6 +119,14 @@ class ScimError(ReconcilerError):
 
 class ScimTransportError(ScimError):
     """No usable HTTP answer: connection refused, timeout, or retries exhausted."""
+
+
+class AmbiguousRequestError(ScimTransportError):
+    """A POST was sent but no clear answer came back (timeout, dropped connection, 502/504).
+
+    The server may have performed it. It is never retried blindly: the caller resolves it by
+    looking the resource up (e.g. by externalId) before deciding to create it again.
+    """
 
 
 class ReadOnlyViolation(ScimError):

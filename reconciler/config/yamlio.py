@@ -48,8 +48,8 @@ class LoadedYaml:
         return self.positions.get((), SourceRef(self.file, 1, 1))
 
 
-def _yaml() -> YAML:
-    y = YAML(typ="safe", pure=False)
+def _yaml(pure: bool = False) -> YAML:
+    y = YAML(typ="safe", pure=pure)
     y.allow_duplicate_keys = True  # we detect duplicates ourselves, with both positions
     return y
 
@@ -78,7 +78,12 @@ def load_yaml_file(path: Path, display: str) -> LoadedYaml:
     if _report_tabs(text, out):
         return out
     try:
-        node = _yaml().compose(text)
+        try:
+            node = _yaml().compose(text)
+        except MarkedYAMLError:
+            # The C loader speaks YAML 1.1 and rejects some valid YAML 1.2 (a URL with a port
+            # inside { }). The pure loader is slower but exact: it decides.
+            node = _yaml(pure=True).compose(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = SourceRef(display, mark.line + 1, mark.column + 1) if mark else SourceRef(display)

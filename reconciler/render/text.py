@@ -39,7 +39,7 @@ def render_text(plan: Plan, *, color: bool = False, redact: bool = False) -> str
     unmanaged = plan.unmanaged
     if unmanaged.get("users") or unmanaged.get("groups"):
         lines.append(
-            f"Unmanaged on the target (left alone): {unmanaged.get('users', 0)} accounts, "
+            f"Not owned by reconcile (unmanaged): {unmanaged.get('users', 0)} accounts, "
             f"{unmanaged.get('groups', 0)} groups"
         )
     lines.extend(_safety(plan))
