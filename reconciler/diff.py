@@ -217,9 +217,7 @@ def compute_actions(
         if acct.id in claimed:
             continue
         key = state_by_id.get(acct.id)
-        if key is None and acct.external_id is not None and (
-            acct.external_id in declared or acct.external_id in state.removals
-        ):
+        if key is None and acct.external_id is not None and acct.external_id in declared:
             key = acct.external_id
         is_protected = user_key(acct.user_name) in protected or (acct.external_id or "") in protected
         if key is None:
