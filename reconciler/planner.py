@@ -15,6 +15,7 @@ from pathlib import Path
 from reconciler.config.load import Project, Target, expand_env
 from reconciler.diff import capabilities_for, compute_actions, iso
 from reconciler.errors import ReconcilerError
+from reconciler.fingerprint import fingerprint_group, fingerprint_user
 from reconciler.live import LiveState
 from reconciler.plan import ConnectionInfo, DesiredRef, Plan, StateRef, build_plan
 from reconciler.policy import Overrides, check_safety
@@ -93,8 +94,11 @@ def make_plan(
         protected_kept=diff.protected_kept,
         overrides=overrides,
     )
-    fingerprints = {f"user:{i}": u.fingerprint() for i, u in diff.touched_users.items()}
-    fingerprints |= {f"group:{i}": g.fingerprint() for i, g in diff.touched_groups.items()}
+    # Only what an action touches: an unrelated change elsewhere does not make the plan stale.
+    ids = {a.id for a in diff.actions if a.id}
+    ids |= {m.id for a in diff.actions if a.kind == "change_members" for m in (*a.add, *a.remove) if m.id}
+    fingerprints = {f"user:{i}": fingerprint_user(u) for i, u in diff.touched_users.items() if i in ids}
+    fingerprints |= {f"group:{i}": fingerprint_group(g) for i, g in diff.touched_groups.items() if i in ids}
     fingerprints |= {f"absent:{k}": v for k, v in diff.absent_keys.items()}
     settings = target.policy.state
     return build_plan(
