@@ -92,7 +92,9 @@ Progress = Callable[[Outcome, int, int], None]
 def check_stale(plan: Plan, port: TargetPort, state: State) -> None:
     """Refuse, before any write, a plan whose base moved."""
     moved: list[str] = []
-    if state.lineage != plan.state.lineage:
+    if state.serial == 0 and plan.state.serial == 0:
+        pass  # no state was ever saved: each load makes up a lineage; the plan's is adopted
+    elif state.lineage != plan.state.lineage:
         moved.append(f"the state lineage is {state.lineage}, the plan was made for {plan.state.lineage}")
     elif state.serial != plan.state.serial:
         moved.append(
@@ -153,6 +155,8 @@ class _Run:
         self.port = port
         self.writer = writer
         self.state = writer.state
+        if self.state.serial == 0:
+            self.state = self.state.model_copy(update={"lineage": plan.state.lineage})
         self.now = now
         self.progress = progress
         self.new_ids: dict[str, str] = {}  # user key / "group:"+key -> id created in this run

@@ -207,3 +207,172 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 1
     return 0
+
+
+# --- plan / show / apply / state -------------------------------------------------------------
+
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+    help="What to print on stdout.",
+)
+
+
+def _color() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def _out_path(out: Path, target: str, several: bool) -> Path:
+    text = str(out)
+    if "{target}" in text:
+        return Path(text.replace("{target}", target))
+    if several or out.is_dir():
+        out.mkdir(parents=True, exist_ok=True)
+        return out / f"{target}.plan.json"
+    return out
+
+
+@cli.command()
+@root_option
+@click.option("--target", "target_name", help="Plan this target only.")
+@click.option("--all", "all_targets", is_flag=True, help="Plan every target (the default).")
+@click.option("--out", type=click.Path(path_type=Path), help="Write the plan file(s) here.")
+@format_option
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@click.option("--redact", is_flag=True, help="Mask e-mails and names (public pull requests).")
+@click.option("--allow-removals", type=click.IntRange(min=0), help="Accept up to N removals (recorded in the plan).")
+@click.option("--allow-empty", is_flag=True, help="Accept a desired set of zero users (recorded in the plan).")
+@click.option(
+    "--snapshot",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Plan against a saved live snapshot instead of reading the target (offline).",
+)
+@handle_errors
+def plan(
+    root: Path,
+    target_name: str | None,
+    all_targets: bool,
+    out: Path | None,
+    fmt: str,
+    detailed_exitcode: bool,
+    redact: bool,
+    allow_removals: int | None,
+    allow_empty: bool,
+    snapshot: Path | None,
+) -> None:
+    """Compute what apply would change, and write it as a reviewable plan."""
+    from reconciler.policy import Overrides
+    from reconciler.render import render
+    from reconciler.plan import save_plan
+    from reconciler.workflow import plan_target
+
+    if target_name and all_targets:
+        raise click.UsageError("--target and --all are exclusive")
+    project, _ = load_checked(root)
+    targets = pick_targets(project, target_name)
+    if not targets:
+        raise ReconcilerError(f"no policy files under {root / 'policies'}: nothing to plan")
+    if snapshot is not None and len(targets) > 1:
+        raise click.UsageError("--snapshot needs --target (a snapshot is of one target)")
+    unsafe = changes = False
+    for t in targets:
+        p = plan_target(project, t, overrides=Overrides(allow_removals, allow_empty), snapshot=snapshot)
+        if out is not None:
+            path = _out_path(out, t.name, len(targets) > 1)
+            save_plan(p, path)
+            click.echo(f"plan for {t.name} written to {path}", err=True)
+        click.echo(render(p, fmt, color=_color() and fmt == "text", redact=redact), nl=False)
+        unsafe |= not p.safety.safe
+        changes |= p.has_changes
+    if unsafe:
+        click.echo("error: the plan is unsafe (see above); nothing can be applied", err=True)
+        raise SystemExit(1)
+    if detailed_exitcode and changes:
+        raise SystemExit(2)
+
+
+@cli.command()
+@click.argument("plan_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@format_option
+@click.option("--redact", is_flag=True, help="Mask e-mails and names.")
+@handle_errors
+def show(plan_file: Path, fmt: str, redact: bool) -> None:
+    """Render a saved plan."""
+    from reconciler.plan import load_plan
+    from reconciler.render import render
+
+    click.echo(render(load_plan(plan_file), fmt, color=_color() and fmt == "text", redact=redact), nl=False)
+
+
+@cli.command()
+@click.argument("plan_files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@root_option
+@click.option("--auto-approve", is_flag=True, help="Plan and apply in one step, without asking.")
+@click.option("--target", "target_name", help="With --auto-approve: this target only.")
+@click.option("--all", "all_targets", is_flag=True, help="With --auto-approve: every target (the default).")
+@click.option(
+    "--replan-if-stale",
+    is_flag=True,
+    help="If a saved plan is stale, plan again and apply only if the actions are the same.",
+)
+@click.option("--out", type=click.Path(path_type=Path), help="Where to write a new plan made by --replan-if-stale.")
+@handle_errors
+def apply(
+    plan_files: tuple[Path, ...],
+    root: Path,
+    auto_approve: bool,
+    target_name: str | None,
+    all_targets: bool,
+    replan_if_stale: bool,
+    out: Path | None,
+) -> None:
+    """Execute saved plans exactly, or plan and apply with --auto-approve."""
+    from reconciler.workflow import apply_files, apply_fresh
+
+    if plan_files and (auto_approve or target_name or all_targets):
+        raise click.UsageError("give plan files, or --auto-approve [--target NAME | --all], not both")
+    if plan_files:
+        results = apply_files(list(plan_files), root=root, replan_if_stale=replan_if_stale, out=out, echo=click.echo)
+    else:
+        if not auto_approve and not sys.stdin.isatty():
+            raise click.UsageError(
+                "apply needs a plan file, or --auto-approve to plan and apply in one step"
+            )
+        results = apply_fresh(root=root, target_name=target_name, ask=not auto_approve, echo=click.echo)
+    if any(r.failed for r in results):
+        raise SystemExit(1)
+
+
+@cli.group()
+def state() -> None:
+    """Inspect or edit the state of a target."""
+
+
+@state.command("show")
+@root_option
+@click.option("--target", "target_name", help="This target only.")
+@handle_errors
+def state_show(root: Path, target_name: str | None) -> None:
+    """Print the managed accounts, groups and removal records."""
+    from reconciler.workflow import open_target_store, render_state
+
+    project, _ = load_checked(root)
+    for t in pick_targets(project, target_name):
+        click.echo(render_state(t.name, open_target_store(root, t).load()))
+
+
+@state.command("forget")
+@root_option
+@click.argument("account")
+@click.option("--target", "target_name", required=True, help="The target whose state to edit.")
+@handle_errors
+def state_forget(root: Path, account: str, target_name: str) -> None:
+    """Stop managing ACCOUNT (externalId or userName) without deprovisioning it."""
+    from reconciler.workflow import forget_account
+
+    project, _ = load_checked(root)
+    (t,) = pick_targets(project, target_name)
+    click.echo(forget_account(root, t, account))
