@@ -376,3 +376,27 @@ def state_forget(root: Path, account: str, target_name: str) -> None:
     project, _ = load_checked(root)
     (t,) = pick_targets(project, target_name)
     click.echo(forget_account(root, t, account))
+
+
+@cli.command("test-connection")
+@root_option
+@click.option("--target", "target_name", help="This target only (default: every target).")
+@handle_errors
+def test_connection_cmd(root: Path, target_name: str | None) -> None:
+    """Check reachability, TLS, auth and the base URL of each target, with GETs only."""
+    from reconciler.planner import connection_info
+    from reconciler.scim.probe import test_connection
+    from reconciler.target import open_client
+
+    project, _ = load_checked(root)
+    failed = False
+    for t in pick_targets(project, target_name):
+        client = open_client(connection_info(t), read_only=True)
+        try:
+            report = test_connection(client)
+        finally:
+            client.close()
+        click.echo(f"target {t.name}: " + report.render_text())
+        failed |= not report.ok
+    if failed:
+        raise SystemExit(1)

@@ -1,13 +1,9 @@
 #!/usr/bin/env bash
-# Set everything up, then run the main job on the example data in this repository.
-# With no target configured (BITWARDEN_SCIM_URL / WIKI_SCIM_URL unset), a local scim2-server is
-# started on 127.0.0.1 and used as the target, so a new user sees the whole pipeline in one step.
+# Set everything up, then run the main job on the example data in this repository: validate,
+# explain, test-connection, plan, apply, and a second plan showing no changes. Targets whose
+# URL variables are not set get a local server on 127.0.0.1 (scim2-server, or the Bitwarden
+# test server for Bitwarden targets).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-R=.venv/bin/reconcile
-echo "== reconcile validate"
-$R validate
-echo
-echo "== reconcile explain mallory@contractors.example.net (a contractor: out of the Bitwarden rule)"
-$R explain mallory@contractors.example.net
+exec .venv/bin/python scripts/demo.py

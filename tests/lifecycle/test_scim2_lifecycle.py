@@ -138,3 +138,12 @@ def test_membership_batch_is_one_patch(project: Project, scim2_tenant: Any) -> N
     assert len(change["add"]) == 1 and len(change["remove"]) == 3
     project.apply()
     assert project.plan(expect=0)["actions"] == []
+
+
+def test_test_connection(project: Project, scim2_tenant: Any) -> None:
+    project.converge()
+    r = project.run("test-connection", "--root", "{root}")
+    assert "OK: " in r.output and "users: 5" in r.output and "groups: 2" in r.output
+    project.env["APP_TOKEN"] = "wrong-token-value-123"
+    r = project.run("test-connection", "--root", "{root}", expect=1)
+    assert "APP_TOKEN" in r.output and "wrong-token-value-123" not in r.output
