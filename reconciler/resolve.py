@@ -36,6 +36,7 @@ class GroupGraph:
     users: Mapping[str, UserSpec]
     groups: Mapping[str, GroupSpec]
     refs: tuple[MemberRef, ...]
+    """Member entries that are not plain resolved users: nested groups and unresolved names."""
     direct_users: Mapping[str, frozenset[str]]
     nested: Mapping[str, tuple[str, ...]]
     group_ids: Mapping[str, str]
@@ -46,6 +47,14 @@ class GroupGraph:
 
 
 def build_graph(desired: DesiredState) -> GroupGraph:
+    """The resolved membership graph (computed once per DesiredState, then cached)."""
+    cached = desired.cache.get("graph")
+    if cached is None:
+        cached = desired.cache["graph"] = _build_graph(desired)
+    return cached  # type: ignore[no-any-return]
+
+
+def _build_graph(desired: DesiredState) -> GroupGraph:
     users: dict[str, UserSpec] = {}
     by_name: dict[str, str] = {}
     for u in desired.users:
@@ -72,9 +81,10 @@ def build_graph(desired: DesiredState) -> GroupGraph:
                     nested[gid].append(hit)
             else:
                 uid = text if text in users else by_name.get(user_key(text))
-                refs.append(MemberRef(gid, i, text, user=uid))
                 if uid is not None:
                     direct[gid].add(uid)
+                else:
+                    refs.append(MemberRef(gid, i, text))
     return GroupGraph(
         users,
         groups,

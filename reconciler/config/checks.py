@@ -6,6 +6,7 @@ These run after every file parsed on its own; each problem names both places whe
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 
 from email_validator import EmailNotValidError, validate_email
@@ -72,7 +73,15 @@ def _check_users(desired: DesiredState, bag: DiagnosticBag) -> None:
                 )
 
 
+_PLAIN_EMAIL = re.compile(
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
+
+
 def _check_email(value: str, where: object, bag: DiagnosticBag) -> None:
+    if len(value) <= 254 and _PLAIN_EMAIL.match(value):
+        return  # the common ASCII case; anything else gets the full validator and its message
     try:
         validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:

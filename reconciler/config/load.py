@@ -50,6 +50,8 @@ class DesiredState:
     files: tuple[str, ...] = ()
     complete: bool = True
     """False when some file or entry failed to load: reference checks are then skipped."""
+    cache: dict[str, object] = field(default_factory=dict, repr=False, compare=False, hash=False)
+    """Derived values computed once (the membership graph); never part of the identity."""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ Cross-file rules (uniqueness, references, cycles) live in `reconciler.config.che
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
@@ -62,8 +63,15 @@ class UserSpec(_Model):
             raise ValueError("emails must not be empty; omit the key to use the userName")
         return v
 
+    @cached_property
+    def _effective_emails(self) -> tuple[Email, ...]:
+        return self._compute_effective_emails()
+
     def effective_emails(self) -> tuple[Email, ...]:
         """Emails with exactly one primary, primary first; the userName when none are given."""
+        return self._effective_emails
+
+    def _compute_effective_emails(self) -> tuple[Email, ...]:
         if not self.emails:
             return (Email(value=self.user_name, primary=True, type="work"),)
         primary = next((e for e in self.emails if e.primary), self.emails[0])

@@ -8,22 +8,18 @@ syntax errors, duplicate keys, tabs, non-UTF-8 bytes and empty files all become 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reconciler.errors import Diagnostic, SourceRef
 
 PathKey = tuple[str | int, ...]
 
-_INT_TAG = "tag:yaml.org,2002:int"
-_FLOAT_TAG = "tag:yaml.org,2002:float"
-_BOOL_TAG = "tag:yaml.org,2002:bool"
-_NULL_TAG = "tag:yaml.org,2002:null"
 
 
 @dataclass
@@ -32,8 +28,8 @@ class LoadedYaml:
 
     file: str
     data: Any = None
-    positions: dict[PathKey, SourceRef] = field(default_factory=dict)
-    key_positions: dict[PathKey, SourceRef] = field(default_factory=dict)
+    positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    key_positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
     def where(self, path: PathKey, *, key: bool = False) -> SourceRef:
@@ -41,17 +37,15 @@ class LoadedYaml:
         p = tuple(path)
         while p:
             if key and p in self.key_positions:
-                return self.key_positions[p]
+                return SourceRef(self.file, *self.key_positions[p])
             if p in self.positions:
-                return self.positions[p]
+                return SourceRef(self.file, *self.positions[p])
             p = p[:-1]
-        return self.positions.get((), SourceRef(self.file, 1, 1))
+        return SourceRef(self.file, *self.positions.get((), (1, 1)))
 
 
 def _yaml(pure: bool = False) -> YAML:
-    y = YAML(typ="safe", pure=pure)
-    y.allow_duplicate_keys = True  # we detect duplicates ourselves, with both positions
-    return y
+    return YAML(typ="safe", pure=pure)
 
 
 def load_yaml_file(path: Path, display: str) -> LoadedYaml:
@@ -79,11 +73,14 @@ def load_yaml_file(path: Path, display: str) -> LoadedYaml:
         return out
     try:
         try:
-            node = _yaml().compose(text)
+            data = _Builder(out).build(_yaml().parse(text))
         except MarkedYAMLError:
-            # The C loader speaks YAML 1.1 and rejects some valid YAML 1.2 (a URL with a port
-            # inside { }). The pure loader is slower but exact: it decides.
-            node = _yaml(pure=True).compose(text)
+            # The C parser speaks YAML 1.1 and rejects some valid YAML 1.2 (a URL with a port
+            # inside { }). The pure parser is slower but exact: it decides.
+            out.positions.clear()
+            out.key_positions.clear()
+            out.diagnostics[:] = [d for d in out.diagnostics if "duplicate key" not in d.message]
+            data = _Builder(out).build(_yaml(pure=True).parse(text))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = SourceRef(display, mark.line + 1, mark.column + 1) if mark else SourceRef(display)
@@ -95,10 +92,10 @@ def load_yaml_file(path: Path, display: str) -> LoadedYaml:
     except YAMLError as exc:  # pragma: no cover - unmarked errors are rare
         out.diagnostics.append(Diagnostic(f"YAML error: {exc}", SourceRef(display, 1, 1)))
         return out
-    if node is None:
+    if data is _EMPTY:
         out.diagnostics.append(Diagnostic("file is empty", SourceRef(display, 1, 1)))
         return out
-    out.data = _convert(node, (), out)
+    out.data = data
     return out
 
 
@@ -149,63 +146,162 @@ def _syntax_hint(problem: str) -> str | None:
     return None
 
 
-def _convert(node: Node, path: PathKey, out: LoadedYaml) -> Any:
-    out.positions[path] = SourceRef(out.file, node.start_mark.line + 1, node.start_mark.column + 1)
-    if isinstance(node, MappingNode):
-        result: dict[str, Any] = {}
-        seen: dict[str, SourceRef] = {}
-        for key_node, value_node in node.value:
-            key_ref = SourceRef(
-                out.file, key_node.start_mark.line + 1, key_node.start_mark.column + 1
-            )
-            if not isinstance(key_node, ScalarNode):
-                out.diagnostics.append(Diagnostic("mapping keys must be plain strings", key_ref))
-                continue
-            key = str(key_node.value)
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                out.diagnostics.append(
-                    Diagnostic("merge keys ('<<') are not supported", key_ref, "write the keys out")
-                )
-                continue
-            if key in seen:
-                out.diagnostics.append(
-                    Diagnostic(
-                        f"duplicate key '{key}' (first defined at {seen[key]})",
-                        key_ref,
-                        "remove one of the two; YAML would silently keep only the last",
-                    )
-                )
-                continue
-            seen[key] = key_ref
-            out.key_positions[path + (key,)] = key_ref
-            result[key] = _convert(value_node, path + (key,), out)
-        return result
-    if isinstance(node, SequenceNode):
-        return [_convert(item, path + (i,), out) for i, item in enumerate(node.value)]
-    return _scalar(node)
+_EMPTY = object()
+_SPECIAL_START = frozenset("~nNtTfF-+.0123456789")
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_INT = re.compile(r"^[-+]?[0-9]+$")
+_OCT = re.compile(r"^0o[0-7]+$")
+_HEX = re.compile(r"^0x[0-9a-fA-F]+$")
+_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 
 
-def _scalar(node: Node) -> Any:
-    value = node.value
-    tag = node.tag
-    style = getattr(node, "style", None)
-    if style in ("'", '"', "|", ">"):
-        return value
-    if tag == _NULL_TAG:
+def _plain(value: str) -> Any:
+    """YAML 1.2 core schema resolution of a plain scalar (yes/no/on/off stay strings)."""
+    if value and value[0] not in _SPECIAL_START:
+        return value  # the common case: a name, an e-mail, an id
+    if _NULL.match(value):
         return None
-    if tag == _BOOL_TAG:
-        return value.lower() == "true"
-    if tag == _INT_TAG:
-        try:
-            return int(value.replace("_", ""), 0) if not value.startswith("0o") else int(value, 8)
-        except ValueError:
-            try:
-                return int(value)
-            except ValueError:
-                return value
-    if tag == _FLOAT_TAG:
-        try:
-            return float(value.replace("_", ""))
-        except ValueError:
-            return value
+    b = _BOOL.get(value)
+    if b is not None:
+        return b
+    if _INT.match(value):
+        return int(value)
+    if _FLOAT.match(value) and any(c.isdigit() for c in value):
+        return float(value)
+    if _OCT.match(value):
+        return int(value[2:], 8)
+    if _HEX.match(value):
+        return int(value, 16)
     return value
+
+
+def _explicit(tag: str, value: str) -> Any:
+    if tag.endswith(":str") or tag == "!":
+        return value
+    if tag.endswith(":int"):
+        return int(value, 0) if value[:2] in ("0x", "0o") else int(value)
+    if tag.endswith(":float"):
+        return float(value)
+    if tag.endswith(":bool"):
+        return value.lower() == "true"
+    if tag.endswith(":null"):
+        return None
+    return value
+
+
+class _Builder:
+    """Builds plain values from parser events (the C parser, no Python composer or resolver:
+    seven times faster than compose), recording the position of every key and value."""
+
+    def __init__(self, out: LoadedYaml) -> None:
+        self.out = out
+        self.anchors: dict[str, Any] = {}
+
+    def build(self, events: Any) -> Any:
+        out = self.out
+        positions = out.positions
+        key_positions = out.key_positions
+        stack: list[list[Any]] = []  # [container, path, pending_key, seen_keys]
+        root: Any = _EMPTY
+        documents = 0
+        for ev in events:
+            name = type(ev).__name__
+            if name in ("StreamStartEvent", "StreamEndEvent", "DocumentEndEvent"):
+                continue
+            if name == "DocumentStartEvent":
+                documents += 1
+                if documents > 1:
+                    out.diagnostics.append(
+                        Diagnostic("more than one YAML document in the file ('---')",
+                                   SourceRef(out.file, ev.start_mark.line + 1, ev.start_mark.column + 1),
+                                   "keep one document per file")
+                    )
+                    return root
+                continue
+            mark = (ev.start_mark.line + 1, ev.start_mark.column + 1)
+            if name in ("MappingEndEvent", "SequenceEndEvent"):
+                value = stack.pop()[0]
+                if not stack:
+                    root = value
+                continue
+            # a value (scalar, alias, or a new container)
+            if stack and isinstance(stack[-1][0], dict) and stack[-1][2] is _EMPTY:
+                # this event is a key
+                top = stack[-1]
+                if name != "ScalarEvent":
+                    out.diagnostics.append(
+                        Diagnostic("mapping keys must be plain strings", SourceRef(out.file, *mark)))
+                    top[2] = None  # skip its value
+                    if name in ("MappingStartEvent", "SequenceStartEvent"):
+                        stack.append([{} if name == "MappingStartEvent" else [], (), _EMPTY, set()])
+                    continue
+                key = ev.value
+                if key == "<<" and ev.style is None:
+                    out.diagnostics.append(Diagnostic(
+                        "merge keys ('<<') are not supported", SourceRef(out.file, *mark), "write the keys out"))
+                    top[2] = None
+                    continue
+                if key in top[3]:
+                    first = key_positions[top[1] + (key,)]
+                    out.diagnostics.append(Diagnostic(
+                        f"duplicate key '{key}' (first defined at {SourceRef(out.file, *first)})",
+                        SourceRef(out.file, *mark),
+                        "remove one of the two; YAML would silently keep only the last",
+                    ))
+                    top[2] = None
+                    continue
+                top[3].add(key)
+                key_positions[top[1] + (key,)] = mark
+                top[2] = key
+                continue
+            if stack:
+                top = stack[-1]
+                if isinstance(top[0], dict):
+                    key = top[2]
+                    top[2] = _EMPTY
+                    path = top[1] + (key,) if key is not None else None
+                else:
+                    path = top[1] + (len(top[0]),)
+            else:
+                path = ()
+            if name == "ScalarEvent":
+                if ev.tag and ev.tag != "!":
+                    value = _explicit(ev.tag, ev.value)
+                elif ev.style:
+                    value = ev.value
+                else:
+                    value = _plain(ev.value)
+                if ev.anchor:
+                    self.anchors[ev.anchor] = value
+            elif name == "AliasEvent":
+                value = self.anchors.get(ev.anchor)
+            else:
+                value = {} if name == "MappingStartEvent" else []
+                if getattr(ev, "anchor", None):
+                    self.anchors[ev.anchor] = value
+                if path is not None:
+                    positions[path] = mark
+                    self._attach(stack, path, value)
+                    stack.append([value, path, _EMPTY, set()])
+                else:
+                    stack.append([value, (), _EMPTY, set()])
+                    stack[-1][1] = ("\0skip",)
+                continue
+            if path is None:
+                continue
+            positions[path] = mark
+            if not stack:
+                return value
+            self._attach(stack, path, value)
+        return root
+
+    @staticmethod
+    def _attach(stack: list[list[Any]], path: PathKey, value: Any) -> None:
+        if not stack or stack[-1][1] == ("\0skip",):
+            return
+        container = stack[-1][0]
+        if isinstance(container, dict):
+            container[path[-1]] = value
+        else:
+            container.append(value)

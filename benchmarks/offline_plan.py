@@ -1,0 +1,106 @@
+"""P3: offline plan from a saved snapshot, 10,000 and 100,000 users with 10,000 groups.
+
+Each size runs in a fresh subprocess (so that peak RSS is its own): it writes the desired-state
+YAML and a live snapshot (every user exists, 2% need an update, 1% left the rule, groups of
+~10 members with a few changes), then times load + resolve + diff + plan build (CPU seconds)
+and reports the peak RSS. Prints a table and t(100k)/t(10k).
+
+    .venv/bin/python benchmarks/offline_plan.py [--sizes 10000,100000] [--groups 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def generate(root: Path, n_users: int, n_groups: int) -> Path:
+    (root / "desired-state").mkdir(parents=True)
+    (root / "policies").mkdir()
+    users, live_users = [], []
+    for i in range(n_users):
+        dept = "sales" if i % 100 == 0 else "eng"
+        users.append(
+            f"  - {{externalId: u{i:06d}, userName: user{i:06d}@example.com, displayName: User {i}, "
+            f"attributes: {{dept: {dept}, level: {i % 9}}}}}\n"
+        )
+        live_users.append({"id": f"id{i:06d}", "external_id": f"u{i:06d}", "user_name": f"user{i:06d}@example.com",
+                           "emails": [f"user{i:06d}@example.com"],
+                           "display_name": f"User {i}" if i % 50 else f"Old {i}", "active": True})
+    (root / "desired-state" / "users.yaml").write_text("users:\n" + "".join(users))
+    groups, live_groups = [], []
+    for g in range(n_groups):
+        members = [(g * 7 + k * 13) % n_users for k in range(10)]
+        groups.append(f"  - {{externalId: g{g:05d}, displayName: Group {g}, members: [{', '.join(f'u{m:06d}' for m in members)}]}}\n")
+        live = [f"id{m:06d}" for m in members[:-1]] + ([f"id{(g * 3) % n_users:06d}"] if g % 10 == 0 else [])
+        live_groups.append({"id": f"gid{g:05d}", "external_id": f"g{g:05d}", "display_name": f"Group {g}", "members": sorted(set(live))})
+    (root / "desired-state" / "groups.yaml").write_text("groups:\n" + "".join(groups))
+    (root / "policies" / "app.yaml").write_text(
+        "connection: {url: 'http://127.0.0.1:9/v2', token_env: APP_TOKEN}\n"
+        "rule: {user_filter: {conditions: [{attribute: attributes.dept, operator: equals, value: eng}]}}\n"
+        "safety: {max_user_removals: 100%, max_membership_removals: 100%}\n"
+    )
+    snap = root / "live.json"
+    snap.write_text(json.dumps({"format": "reconcile-live-snapshot", "format_version": 1,
+                                "live": {"users": live_users, "groups": live_groups, "members_readable": True, "source": "snapshot"}}))
+    return snap
+
+
+def measure(root: str) -> None:
+    from datetime import datetime
+
+    from reconciler.config.checks import check_project
+    from reconciler.config.load import load_project
+    from reconciler.live import load_snapshot
+    from reconciler.planner import connection_info, make_plan
+    from reconciler.policy import Overrides
+    from reconciler.state.model import State
+
+    t0 = time.process_time()
+    project = load_project(Path(root))
+    diags = check_project(project, env={"APP_TOKEN": "x"})
+    t_load = time.process_time() - t0
+    live = load_snapshot(Path(root) / "live.json")
+    t_snap = time.process_time() - t0 - t_load
+    target = project.targets[0]
+    plan = make_plan(project, target, live, State(target="app"), connection_info(target, env={}),
+                     now=datetime(2026, 12, 4), overrides=Overrides())
+    total = time.process_time() - t0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"load_validate": t_load, "snapshot": t_snap, "total": total, "rss_mb": rss,
+                      "actions": len(plan.actions), "errors": sum(d.severity.value == "error" for d in diags)}))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="10000,100000")
+    ap.add_argument("--groups", type=int, default=10000)
+    ap.add_argument("--measure")
+    args = ap.parse_args()
+    if args.measure:
+        measure(args.measure)
+        return 0
+    rows = []
+    for n in [int(x) for x in args.sizes.split(",")]:
+        with tempfile.TemporaryDirectory() as tmp:
+            generate(Path(tmp), n, args.groups)
+            out = subprocess.run([sys.executable, __file__, "--measure", tmp], capture_output=True, text=True, check=True)
+            rows.append((n, json.loads(out.stdout.strip().splitlines()[-1])))
+    print(f"P3 offline plan ({args.groups} groups), {os.cpu_count()} cores")
+    print(f"{'users':>8} {'load+validate s':>16} {'snapshot s':>11} {'total CPU s':>12} {'peak RSS MB':>12} {'actions':>8}")
+    for n, r in rows:
+        print(f"{n:>8} {r['load_validate']:>16.2f} {r['snapshot']:>11.2f} {r['total']:>12.2f} {r['rss_mb']:>12.0f} {r['actions']:>8}")
+    if len(rows) == 2:
+        print(f"t({rows[1][0]})/t({rows[0][0]}) = {rows[1][1]['total'] / rows[0][1]['total']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
