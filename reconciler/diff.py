@@ -160,6 +160,7 @@ def compute_actions(
     claimed: set[str] = set()
     adoptions: dict[str, LiveUser] = {}
     renames: dict[str, str] = {}
+    declared_keys = set(ts.users) | set(ts.excluded)
     for ext in sorted(ts.users):
         u = ts.users[ext]
         hit = _match(u, idx, state, claimed)
@@ -169,7 +170,7 @@ def compute_actions(
         if hit is None and policy.adopt:
             cand = idx.by_name.get(user_key(u.user_name)) or idx.by_name.get(user_key(u.primary_email()))
             if cand is not None and cand.id not in claimed and (
-                cand.external_id is None or cand.external_id not in _declared_keys(ts)
+                cand.external_id is None or cand.external_id not in declared_keys
             ):
                 hit, how = cand, "adopt"
         if hit is None:
@@ -250,10 +251,6 @@ def compute_actions(
     return res
 
 
-def _declared_keys(ts: TargetSet) -> set[str]:
-    return set(ts.users) | set(ts.excluded)
-
-
 def _match(u: UserSpec, idx: _Index, state: State, claimed: set[str]) -> LiveUser | None:
     rec = state.users.get(u.external_id)
     if rec is not None and rec.id in idx.by_id and rec.id not in claimed:
@@ -327,6 +324,21 @@ def _plan_status(u: UserSpec, acct: LiveUser, state: State, policy: Policy, res:
         )
 
 
+def _unchanged(u: UserSpec, acct: LiveUser, skip_external_id: bool) -> bool:
+    if not skip_external_id and acct.external_id != u.external_id:
+        return False
+    if user_key(acct.user_name) != user_key(u.user_name):
+        return False
+    if u.display_name is not None and acct.display_name != u.display_name:
+        return False
+    if u.name is not None and (
+        (u.name.given_name is not None and acct.given_name != u.name.given_name)
+        or (u.name.family_name is not None and acct.family_name != u.name.family_name)
+    ):
+        return False
+    return _same("emails", list(acct.emails), [e.value for e in u.effective_emails()])
+
+
 def _plan_update(
     u: UserSpec,
     acct: LiveUser,
@@ -337,6 +349,8 @@ def _plan_update(
     skip_external_id: bool,
     renamed: bool,
 ) -> None:
+    if _unchanged(u, acct, skip_external_id):
+        return  # the common case, decided without building the field maps
     want = desired_fields(u)
     have = live_fields(acct)
     changes: list[FieldChange] = []

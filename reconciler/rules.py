@@ -93,7 +93,18 @@ def values_of(user: UserSpec, path: str, ctx: RuleContext = EMPTY_CONTEXT) -> li
 
 
 def evaluate(group: ConditionGroup | None, user: UserSpec, ctx: RuleContext = EMPTY_CONTEXT) -> bool:
-    return trace(group, user, ctx).result
+    """The decision alone, short-circuiting (the same result as `trace(...).result`)."""
+    if group is None:
+        return True
+    if group.match == "all":
+        return all(_holds(c, user, ctx) for c in group.conditions)
+    return any(_holds(c, user, ctx) for c in group.conditions)
+
+
+def _holds(c: Condition | ConditionGroup, user: UserSpec, ctx: RuleContext) -> bool:
+    if isinstance(c, ConditionGroup):
+        return evaluate(c, user, ctx)
+    return _condition(c, user, ctx).result
 
 
 def trace(group: ConditionGroup | None, user: UserSpec, ctx: RuleContext = EMPTY_CONTEXT) -> GroupTrace:

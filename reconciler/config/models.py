@@ -72,12 +72,13 @@ class UserSpec(_Model):
         return self._effective_emails
 
     def _compute_effective_emails(self) -> tuple[Email, ...]:
+        # model_construct: the values are already validated; this runs once per user.
         if not self.emails:
-            return (Email(value=self.user_name, primary=True, type="work"),)
+            return (Email.model_construct(value=self.user_name, primary=True, type="work"),)
         primary = next((e for e in self.emails if e.primary), self.emails[0])
         rest = tuple(e for e in self.emails if e is not primary)
-        return (primary.model_copy(update={"primary": True}),) + tuple(
-            e.model_copy(update={"primary": False}) for e in rest
+        return (Email.model_construct(value=primary.value, primary=True, type=primary.type),) + tuple(
+            Email.model_construct(value=e.value, primary=False, type=e.type) for e in rest
         )
 
     def primary_email(self) -> str:

@@ -24,16 +24,27 @@ PathKey = tuple[str | int, ...]
 
 @dataclass
 class LoadedYaml:
-    """A parsed file: its data, the position of every node, and what went wrong."""
+    """A parsed file: its data, the position of every node, and what went wrong.
+
+    Positions are only needed to report a problem, so a clean file is parsed once without them;
+    the first `where()` parses it again to record them (the common case stays fast and small).
+    """
 
     file: str
     data: Any = None
     positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     key_positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    text: str | None = field(default=None, repr=False)
+    pure: bool = False
 
     def where(self, path: PathKey, *, key: bool = False) -> SourceRef:
         """The closest known position for `path` (its key when `key`), walking up to the root."""
+        if self.text is not None:
+            text, self.text = self.text, None
+            scratch = LoadedYaml(self.file)
+            _Builder(scratch, track=True).build(_yaml(pure=self.pure).parse(text))
+            self.positions, self.key_positions = scratch.positions, scratch.key_positions
         p = tuple(path)
         while p:
             if key and p in self.key_positions:
@@ -73,14 +84,13 @@ def load_yaml_file(path: Path, display: str) -> LoadedYaml:
         return out
     try:
         try:
-            data = _Builder(out).build(_yaml().parse(text))
+            data = _Builder(out, track=False).build(_yaml().parse(text))
         except MarkedYAMLError:
             # The C parser speaks YAML 1.1 and rejects some valid YAML 1.2 (a URL with a port
             # inside { }). The pure parser is slower but exact: it decides.
-            out.positions.clear()
-            out.key_positions.clear()
             out.diagnostics[:] = [d for d in out.diagnostics if "duplicate key" not in d.message]
-            data = _Builder(out).build(_yaml(pure=True).parse(text))
+            out.pure = True
+            data = _Builder(out, track=False).build(_yaml(pure=True).parse(text))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = SourceRef(display, mark.line + 1, mark.column + 1) if mark else SourceRef(display)
@@ -96,6 +106,7 @@ def load_yaml_file(path: Path, display: str) -> LoadedYaml:
         out.diagnostics.append(Diagnostic("file is empty", SourceRef(display, 1, 1)))
         return out
     out.data = data
+    out.text = text
     return out
 
 
@@ -194,13 +205,15 @@ class _Builder:
     """Builds plain values from parser events (the C parser, no Python composer or resolver:
     seven times faster than compose), recording the position of every key and value."""
 
-    def __init__(self, out: LoadedYaml) -> None:
+    def __init__(self, out: LoadedYaml, *, track: bool) -> None:
         self.out = out
+        self.track = track
         self.anchors: dict[str, Any] = {}
 
     def build(self, events: Any) -> Any:
         out = self.out
-        positions = out.positions
+        track = self.track
+        positions: dict[PathKey, tuple[int, int]] = out.positions if track else {}
         key_positions = out.key_positions
         stack: list[list[Any]] = []  # [container, path, pending_key, seen_keys]
         root: Any = _EMPTY
@@ -234,7 +247,7 @@ class _Builder:
                         Diagnostic("mapping keys must be plain strings", SourceRef(out.file, *mark)))
                     top[2] = None  # skip its value
                     if name in ("MappingStartEvent", "SequenceStartEvent"):
-                        stack.append([{} if name == "MappingStartEvent" else [], (), _EMPTY, set()])
+                        stack.append([{} if name == "MappingStartEvent" else [], (), _EMPTY, {}])
                     continue
                 key = ev.value
                 if key == "<<" and ev.style is None:
@@ -243,7 +256,7 @@ class _Builder:
                     top[2] = None
                     continue
                 if key in top[3]:
-                    first = key_positions[top[1] + (key,)]
+                    first = top[3][key]
                     out.diagnostics.append(Diagnostic(
                         f"duplicate key '{key}' (first defined at {SourceRef(out.file, *first)})",
                         SourceRef(out.file, *mark),
@@ -251,8 +264,9 @@ class _Builder:
                     ))
                     top[2] = None
                     continue
-                top[3].add(key)
-                key_positions[top[1] + (key,)] = mark
+                top[3][key] = mark
+                if track:
+                    key_positions[top[1] + (key,)] = mark
                 top[2] = key
                 continue
             if stack:
@@ -281,16 +295,18 @@ class _Builder:
                 if getattr(ev, "anchor", None):
                     self.anchors[ev.anchor] = value
                 if path is not None:
-                    positions[path] = mark
+                    if track:
+                        positions[path] = mark
                     self._attach(stack, path, value)
-                    stack.append([value, path, _EMPTY, set()])
+                    stack.append([value, path, _EMPTY, {}])
                 else:
-                    stack.append([value, (), _EMPTY, set()])
+                    stack.append([value, (), _EMPTY, {}])
                     stack[-1][1] = ("\0skip",)
                 continue
             if path is None:
                 continue
-            positions[path] = mark
+            if track:
+                positions[path] = mark
             if not stack:
                 return value
             self._attach(stack, path, value)
