@@ -8,9 +8,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Literal
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from reconciler.errors import ConfigError, Diagnostic, SourceRef
+
+if TYPE_CHECKING:
+    from reconciler.scim.client import ScimClient
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_FORMAT = "reconcile-live-snapshot"
+SNAPSHOT_VERSION = 1
 
 
 class _Frozen(BaseModel):
@@ -58,3 +72,75 @@ class LiveState(_Frozen):
 def _digest(obj: object) -> str:
     data = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(data.encode()).hexdigest()[:32]
+
+
+def fetch_live(client: ScimClient) -> LiveState:
+    """Read every user and group of the target, completely, into a LiveState sorted by id.
+
+    Raises PartialReadError when a listing cannot be read to its totalResults: a LiveState is
+    complete or does not exist. With a concurrent profile, users and groups are read at the
+    same time (two requests in flight); with Bitwarden's serial profile one after the other.
+    """
+    from reconciler.scim.wire import to_live_group, to_live_user
+
+    profile = client.discover()
+    readable = profile.members_readable
+    users_raw, groups_raw = client.map_concurrent(
+        lambda read: read(), [client.list_users, client.list_groups]
+    )
+    users = tuple(sorted((to_live_user(u) for u in users_raw), key=lambda u: u.id))
+    groups = tuple(
+        sorted((to_live_group(g, members_readable=readable) for g in groups_raw), key=lambda g: g.id)
+    )
+    log.info("read %d users and %d groups from %s", len(users), len(groups), client.base_url)
+    return LiveState(users=users, groups=groups, members_readable=readable, source="server")
+
+
+def snapshot_text(live: LiveState) -> str:
+    """The snapshot's JSON: sorted keys, users and groups sorted by id, one trailing newline.
+    The same LiveState always gives the same bytes."""
+    data = live.model_dump(mode="json")
+    data["users"] = sorted(data["users"], key=lambda u: u["id"])
+    data["groups"] = sorted(data["groups"], key=lambda g: g["id"])
+    doc = {"format": SNAPSHOT_FORMAT, "format_version": SNAPSHOT_VERSION, "live": data}
+    return json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def save_snapshot(live: LiveState, path: str | os.PathLike[str]) -> None:
+    """Write a snapshot atomically (a temporary file in the same folder, then a rename)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(snapshot_text(live))
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_snapshot(path: str | os.PathLike[str]) -> LiveState:
+    """A saved snapshot as a LiveState with source="snapshot". ConfigError if unreadable."""
+    where = SourceRef(str(path))
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError([Diagnostic(f"cannot read the live snapshot: {exc}", where)]) from None
+    if not isinstance(doc, dict) or doc.get("format") != SNAPSHOT_FORMAT:
+        raise ConfigError(
+            [Diagnostic("not a live snapshot", where, hint="write one with save_snapshot / --save-live")]
+        )
+    if doc.get("format_version") != SNAPSHOT_VERSION:
+        raise ConfigError(
+            [Diagnostic(f"unsupported live snapshot version {doc.get('format_version')!r}", where,
+                        hint=f"this version of reconcile reads version {SNAPSHOT_VERSION}")]
+        )
+    try:
+        live = LiveState.model_validate(doc.get("live"))
+    except ValidationError as exc:
+        raise ConfigError(
+            [Diagnostic(f"invalid live snapshot: {e['msg']} at {'.'.join(map(str, e['loc']))}", where)
+             for e in exc.errors()]
+        ) from None
+    return live.model_copy(update={"source": "snapshot"})

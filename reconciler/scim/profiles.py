@@ -61,8 +61,6 @@ class Profile(BaseModel):
     """`count` asked for when listing; servers may return fewer (scim2-server caps at 1000)."""
     members_readable: bool = True
     """Group members come back in GET /Groups. False on Bitwarden: members live in our state."""
-    list_groups_with_members: bool = True
-    """Ask for members when listing groups (needed by the diff when they are readable)."""
     user_writable_fields: frozenset[str] = _USER_FIELDS
     """User attributes a PATCH can change (SCIM paths)."""
     member_remove: MemberRemoveStyle = "auto"
@@ -327,7 +325,6 @@ BITWARDEN = Profile(
     concurrency=1,
     page_size=1000,
     members_readable=False,
-    list_groups_with_members=False,
     user_writable_fields=frozenset({"active", "externalId"}),
     # One op with every id: the filter form is silently ignored unless it is exactly
     # `members[value eq "<GUID>"]` (bitwarden-scim.md §6), and the list form is one request's work.
