@@ -143,7 +143,7 @@ class ScimClient:
             raise ValueError(f"empty SCIM token{where}")
         self._token = token
         self.base_url = normalise_base_url(base_url)
-        self.profile: Profile = get_profile(profile) if isinstance(profile, str) else profile
+        self._profile: Profile = get_profile(profile) if isinstance(profile, str) else profile
         self.read_only = read_only
         self.token_env = token_env
         self.users_path = _normalise_path(users_path)
@@ -156,7 +156,7 @@ class ScimClient:
         self._rng_lock = threading.Lock()
         # The concurrency bound sits at the lowest layer, so it holds however callers thread.
         # With concurrency 1 (Bitwarden) it is a lock: strictly one request at a time.
-        self._slots = threading.BoundedSemaphore(self.profile.concurrency)
+        self._slots = threading.BoundedSemaphore(self._profile.concurrency)
         self._counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
         self._discovered = False
@@ -170,6 +170,20 @@ class ScimClient:
             follow_redirects=False,
             limits=httpx.Limits(max_connections=max(4, self.profile.concurrency * 2)),
         )
+
+    # -- profile --------------------------------------------------------------------------------
+
+    @property
+    def profile(self) -> Profile:
+        return self._profile
+
+    @profile.setter
+    def profile(self, profile: Profile) -> None:
+        """Replace the profile (after discovery, or in tests). Set it while no request is in
+        flight: a new concurrency gets a new semaphore."""
+        if profile.concurrency != self._profile.concurrency:
+            self._slots = threading.BoundedSemaphore(profile.concurrency)
+        self._profile = profile
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -462,8 +476,8 @@ class ScimClient:
                 try:
                     page = self._page(path, model, params, start, count)
                 except ScimError as exc:
-                    if reads == 1 and pages == 0 or isinstance(exc, ReadOnlyViolation):
-                        raise
+                    if reads == 1 and pages == 0:
+                        raise  # nothing was read yet: the error itself says it all
                     raise PartialReadError(
                         f"listing {path} broke off after {len(seen)} of {reference_total} resources; "
                         "nothing was planned from it, run again",

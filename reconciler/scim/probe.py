@@ -144,7 +144,11 @@ def _http_line(exc: ScimError, client: ScimClient) -> str:
     var = client.token_env or "that holds the token"
     where = f"{exc.method} {exc.path}" if exc.method and exc.path else "the request"
     if exc.status == 401:
-        return f"authentication failed (HTTP 401 on {where}): check the token variable {var}"
+        line = f"authentication failed (HTTP 401 on {where}): check the token variable {var}"
+        if client.profile.name == "bitwarden":
+            # Bitwarden answers 401 for an unknown organization id too (bitwarden-scim.md §0).
+            line += " and the organization id in the URL (one SCIM key belongs to one organization)"
+        return line
     if exc.status == 403:
         return f"forbidden (HTTP 403 on {where}): the token lacks SCIM permission; check the token variable {var}"
     if exc.status == 404:
