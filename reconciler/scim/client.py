@@ -8,8 +8,8 @@ the concurrency bound, the per-method counters and the retry loop live.
 Choices worth knowing (details at each place):
 - Retries: a small hand-written loop (no stamina/tenacity dependency) with jittered exponential
   backoff, Retry-After honoured (seconds or HTTP date, capped), bounded by attempts and total time.
-  Idempotent methods (GET, PUT, PATCH, DELETE) are retried after 429/502/503/504, connect errors,
-  timeouts and dropped connections. POST is retried only when the server clearly refused it
+  Idempotent methods (GET, PUT, PATCH, DELETE) are retried after 429/500/502/503/504, connect
+  errors, timeouts and dropped connections. POST is retried only when the server clearly refused it
   before doing anything (429, 503) or the connection was never made; a POST whose fate is unknown
   (timeout or dropped connection after sending, 502/504 from a gateway) raises
   AmbiguousRequestError so the caller looks the resource up instead of creating it twice.
@@ -90,6 +90,8 @@ class RetryPolicy:
     """A Retry-After longer than this is shortened to it (the attempt may then meet another 429)."""
     retry_post_on_refusal: bool = True
     """Retry a POST answered 429/503 (refused before processing). False: raise at once."""
+    retry_500_idempotent: bool = True
+    """Retry a 500 answer to GET/PUT/PATCH/DELETE (never to POST)."""
     max_read_restarts: int = 2
     """Full re-reads of a listing whose totalResults changed between pages."""
 
@@ -611,7 +613,15 @@ class ScimClient:
                 log.debug(
                     "%s %s -> %d in %.0f ms", method, shown, resp.status_code, (self._clock() - sent_at) * 1000
                 )
-                if resp.status_code not in _RETRY_STATUSES:
+                retryable = resp.status_code in _RETRY_STATUSES or (
+                    # A 500 may be transient (Bitwarden maps every unexpected exception to 500,
+                    # bitwarden-scim.md §0). Every request but POST is idempotent as the
+                    # reconciler sends it (GET; PATCH replace/add/remove of set members; PUT;
+                    # DELETE, whose repeat is a 404 the caller reads as "already gone"), so it is
+                    # sent again; a POST never is (a create is resolved by a lookup instead).
+                    resp.status_code == 500 and method != "POST" and self.retry.retry_500_idempotent
+                )
+                if not retryable:
                     if resp.status_code >= 400:
                         raise self._error(resp, method, shown)
                     return resp

@@ -321,8 +321,23 @@ def test_tls_errors_are_not_retried() -> None:
     assert len(seen) == 1
 
 
-def test_non_retryable_statuses_raise_at_once() -> None:
+@pytest.mark.parametrize("status", [400, 403, 404, 409, 412, 501])
+def test_non_retryable_statuses_raise_at_once(status: int) -> None:
+    client, seen = make(lambda r: scim_json(status, {"status": str(status), "detail": "no"}))
+    with pytest.raises(ScimError) as info:
+        client.get_user("1")
+    assert info.value.status == status and len(seen) == 1
+
+
+def test_500_is_retried_for_idempotent_requests_but_never_for_post() -> None:
+    answers = [scim_json(500, {"status": "500", "detail": "boom"}), scim_json(200, user(1))]
+    client, seen = make(lambda r: answers.pop(0))
+    assert client.get_user("1").id == "1" and len(seen) == 2
     client, seen = make(lambda r: scim_json(500, {"status": "500", "detail": "boom"}))
+    with pytest.raises(ScimError, match="internal server error") as info:
+        client.create_user({"userName": "x"})
+    assert len(seen) == 1 and not isinstance(info.value, ScimTransportError)
+    client, seen = make(lambda r: scim_json(500, None), retry=RetryPolicy(retry_500_idempotent=False))
     with pytest.raises(ScimError, match="internal server error"):
         client.get_user("1")
     assert len(seen) == 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.errors import AmbiguousRequestError, PartialReadError, ReadOnlyViolation
+from reconciler.errors import AmbiguousRequestError, PartialReadError, ReadOnlyViolation, ScimTransportError
 from reconciler.live import fetch_live
 from reconciler.scim import GENERIC, RetryPolicy, ScimClient
 from tests.scim.helpers import FakeClock, bulk_create_users, user_body
@@ -160,3 +160,15 @@ def test_proxy_rule_semantics() -> None:
     assert rule.matches("GET", "/x") and not rule.matches("POST", "/x")
     with pytest.raises(ValueError):
         FaultProxy("https://example.com")
+
+
+def test_proxy_answers_502_when_the_upstream_is_down(fake_clock: FakeClock) -> None:
+    from tests.servers.scim2_fixture import free_port
+
+    with FaultProxy(f"http://127.0.0.1:{free_port()}") as proxy:
+        with ScimClient(proxy.url + "/v2", "t", clock=fake_clock.clock, sleep=fake_clock.sleep,
+                        retry=RetryPolicy(max_attempts=2)) as client:
+            with pytest.raises(ScimTransportError, match="kept answering 502") as info:
+                client.get_user("1")
+    assert info.value.status == 502
+    assert [e.status for e in proxy.log] == [502, 502]

@@ -348,34 +348,52 @@ class _Handler(BaseHTTPRequestHandler):
         kind = fault.kind if fault else None
         forwarded = False
         upstream_status: int | None = None
-        status: int | None = None
+        recorded = False
+
+        def record(status: int | None) -> None:
+            # Logged before the client gets its answer (or its closed connection), so a test that
+            # has seen the outcome always finds the entry.
+            nonlocal recorded
+            if not recorded:
+                recorded = True
+                proxy._record(LogEntry(seq, method, path, fault.name if fault else None, forwarded,
+                                       upstream_status, status, started, time.monotonic() - started))
+
         try:
             if kind == "drop":
+                record(None)
                 self._drop()
             elif kind == "status":
                 assert fault is not None
-                status = fault.status
+                record(fault.status)
                 self._answer_fault(fault)
             else:
                 if kind == "delay":
                     assert fault is not None
                     time.sleep(fault.delay)
-                upstream_status, reason, headers, data = proxy._forward(method, path, list(self.headers.items()), body)
+                try:
+                    upstream_status, reason, headers, data = proxy._forward(
+                        method, path, list(self.headers.items()), body)
+                except OSError:
+                    # The upstream is down or hung up: answer as a real reverse proxy would.
+                    record(502)
+                    self._answer_fault(Fault("status", status=502, name="upstream-unreachable"))
+                    return
                 forwarded = True
                 if kind == "forward_then_drop":
+                    record(None)
                     self._drop()
                 else:
                     if kind == "rewrite":
                         assert fault is not None and fault.transform is not None
                         data = fault.transform(data)
-                    status = upstream_status
+                    record(upstream_status)
                     self._answer(upstream_status, reason, headers, data)
         except OSError:
-            status = None  # the client went away (e.g. it timed out during a delay)
+            record(None)  # the client went away (e.g. it timed out during a delay)
             self.close_connection = True
         finally:
-            proxy._record(LogEntry(seq, method, path, fault.name if fault else None, forwarded,
-                                   upstream_status, status, started, time.monotonic() - started))
+            record(None)
 
     def _answer(self, status: int, reason: str, headers: list[tuple[str, str]], data: bytes) -> None:
         self.send_response_only(status, reason)
