@@ -432,7 +432,7 @@ class ScimClient:
     def _total(self, path: str, model: type[ListResponse[R]]) -> int:
         page = self._page(path, model, {}, 1, 1)
         if page.total_results is None:
-            raise ScimError("the ListResponse has no totalResults", method="GET", path=path, status=200)
+            raise ScimError("the ListResponse has no totalResults", method="GET", path=self._shown(path), status=200)
         return page.total_results
 
     def _find_one(
@@ -450,7 +450,7 @@ class ScimClient:
             raise ScimError(
                 f"{len(found)} resources match {attribute} {value!r}; resolve the duplicate by hand",
                 method="GET",
-                path=path,
+                path=self._shown(path),
                 status=200,
             )
         return next(iter(found.values()), None)
@@ -487,7 +487,7 @@ class ScimClient:
                         scim_type=exc.scim_type,
                         detail=str(exc),
                         method="GET",
-                        path=path,
+                        path=self._shown(path),
                     ) from exc
                 pages += 1
                 total = page.total_results
@@ -496,7 +496,7 @@ class ScimClient:
                         "the ListResponse has no totalResults, so completeness cannot be checked",
                         status=200,
                         method="GET",
-                        path=path,
+                        path=self._shown(path),
                     )
                 if reference_total is None:
                     reference_total = total
@@ -505,7 +505,7 @@ class ScimClient:
                     break
                 for resource in page.resources:
                     if not resource.id:
-                        raise ScimError("a listed resource has no id", status=200, method="GET", path=path)
+                        raise ScimError("a listed resource has no id", status=200, method="GET", path=self._shown(path))
                     if resource.id in seen:
                         duplicates += 1
                     seen[resource.id] = resource
@@ -537,7 +537,7 @@ class ScimClient:
                     "nothing was planned from it",
                     status=200,
                     method="GET",
-                    path=path,
+                    path=self._shown(path),
                 )
             else:
                 log.warning("%s: pages overlapped (%d duplicates) and ended short; another pass", path, duplicates)
@@ -548,7 +548,7 @@ class ScimClient:
                     "kept overlapping; nothing was planned from it, run again later",
                     status=200,
                     method="GET",
-                    path=path,
+                    path=self._shown(path),
                 )
 
     # -- the single request function --------------------------------------------------------------
@@ -567,7 +567,7 @@ class ScimClient:
         Every request of the client passes here, so the read-only guard below runs before any
         byte could be sent, whatever method the caller used.
         """
-        shown = _display_path(urlsplit(self.base_url).path + path, params)
+        shown = self._shown(path, params)
         if self.read_only and method != "GET":
             raise ReadOnlyViolation(
                 "refused to write through a read-only client (plan never writes)",
@@ -687,7 +687,7 @@ class ScimClient:
         path: str,
         params: Mapping[str, Any] | None = None,
     ) -> Any:
-        shown = _display_path(urlsplit(self.base_url).path + path, params)
+        shown = self._shown(path, params)
         if not resp.content:
             raise ScimError(
                 f"the server answered {resp.status_code} without a body where a resource was expected",
@@ -760,6 +760,10 @@ class ScimClient:
             504: "gateway timeout",
         }
         return messages.get(status, f"HTTP {status}")
+
+    def _shown(self, path: str, params: Mapping[str, Any] | None = None) -> str:
+        """A request path as messages show it: the base URL's path, the resource path, our query."""
+        return _display_path(urlsplit(self.base_url).path + path, params)
 
     def _scrub(self, text: str) -> str:
         """Remove the token from foreign text (a server echoing the header, an exception)."""
