@@ -145,7 +145,7 @@ def _http_line(exc: ScimError, client: ScimClient) -> str:
     where = f"{exc.method} {exc.path}" if exc.method and exc.path else "the request"
     if exc.status == 401:
         line = f"authentication failed (HTTP 401 on {where}): check the token variable {var}"
-        if client.profile.name == "bitwarden":
+        if client.profile.auth_names_url:
             # Bitwarden answers 401 for an unknown organization id too (bitwarden-scim.md §0).
             line += " and the organization id in the URL (one SCIM key belongs to one organization)"
         return line

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from reconciler.errors import ConfigError, Diagnostic
 from reconciler.scim.wire import GROUP_SCHEMA, PATCH_OP_SCHEMA, USER_SCHEMA, ServiceProviderConfig
@@ -74,9 +74,23 @@ class Profile(BaseModel):
     post_requires_active_true: bool = False
     """POST /Users must carry active:true; a user desired disabled is created, then disabled."""
     create_needs_email: bool = False
-    """POST /Users needs a primary work e-mail (Bitwarden invites that address)."""
+    """POST /Users needs a primary work e-mail, and stores nothing but that e-mail, externalId
+    and active (Bitwarden invites the address; names come from the invitee's own account)."""
+    clear_with_null: bool = False
+    """Clear an attribute with `replace` + JSON null instead of `remove` (Bitwarden handles only
+    `replace` on users, bitwarden-scim.md §4, §11)."""
+    max_concurrency: int = Field(32, ge=1, le=32)
+    """The most `concurrency` may be set to (Bitwarden: 1, its duplicate check is not atomic)."""
+    auth_names_url: bool = False
+    """A 401 may also mean a wrong id in the URL (Bitwarden: one key per organization id)."""
     overridden: frozenset[str] = frozenset()
     """Override keys set from a policy file; discovery never changes them."""
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Profile:
+        if self.concurrency > self.max_concurrency:
+            raise ValueError(f"concurrency {self.concurrency} exceeds {self.max_concurrency} for {self.name}")
+        return self
 
     # -- derived profiles ---------------------------------------------------------------------
 
@@ -100,13 +114,15 @@ class Profile(BaseModel):
                 )
                 continue
             updates[_OVERRIDE_FIELDS[key]] = overrides[key]
-        if self.name == "bitwarden" and updates.get("concurrency", 1) != 1:
+        wanted = updates.get("concurrency", 1)
+        if isinstance(wanted, int) and wanted > self.max_concurrency:
             # bitwarden-scim.md §3: the e-mail/externalId duplicate check is not atomic, so
             # concurrent POSTs can create duplicate members. Refuse rather than trust the policy.
             problems.append(
                 Diagnostic(
-                    "capability override 'concurrency' must be 1 for the bitwarden profile",
-                    hint="Bitwarden's duplicate check is not atomic: requests are sent one at a time",
+                    f"capability override 'concurrency' must be at most {self.max_concurrency} "
+                    f"for the {self.name} profile",
+                    hint="this provider's duplicate checks are not atomic: requests are sent one at a time",
                 )
             )
         if not problems:
@@ -169,12 +185,12 @@ class Profile(BaseModel):
     ) -> dict[str, Any]:
         """The POST /Users body. `emails`: values, primary first."""
         values = _distinct(emails)
-        if self.name == "bitwarden":
+        if self.create_needs_email:
             if not values and "@" in user_name:
                 values = [user_name]
             if not values:
                 raise ValueError(
-                    f"bitwarden invites an e-mail address: user {user_name!r} has none "
+                    f"{self.name} invites an e-mail address: user {user_name!r} has none "
                     "(give it an e-mail, or a userName that is one)"
                 )
             # bitwarden-scim.md §3: the invite goes to the first primary e-mail; active must be
@@ -228,7 +244,7 @@ class Profile(BaseModel):
                     else [dict(v) for v in value]
                 )
             if value is None or value == []:
-                if self.name == "bitwarden":
+                if self.clear_with_null:
                     # Bitwarden only handles `replace`; a JSON null clears externalId (§11).
                     ops.append({"op": "replace", "path": path, "value": None})
                 else:
@@ -334,6 +350,9 @@ BITWARDEN = Profile(
     lookup_user_name_requires_email=True,
     post_requires_active_true=True,
     create_needs_email=True,
+    clear_with_null=True,
+    max_concurrency=1,
+    auth_names_url=True,
 )
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (GENERIC, BITWARDEN)}

@@ -169,7 +169,7 @@ def test_override_errors_list_the_allowed_keys() -> None:
         GENERIC.with_overrides({"member_remove": "filter"})
     with pytest.raises(ConfigError, match="'concurrency'"):
         GENERIC.with_overrides({"concurrency": 0})
-    with pytest.raises(ConfigError, match="must be 1 for the bitwarden profile"):
+    with pytest.raises(ConfigError, match="must be at most 1 for the bitwarden profile"):
         BITWARDEN.with_overrides({"concurrency": 2})
     with pytest.raises(ConfigError, match="unknown SCIM profile 'okta'"):
         get_profile("okta")
