@@ -64,6 +64,8 @@ class Outcome:
     status: str  # ok | failed | skipped
     message: str = ""
     scim_id: str | None = None
+    ambiguous: bool = False
+    """The request may have been applied (no answer): a write-ahead record is kept."""
 
 
 @dataclass
@@ -173,6 +175,27 @@ class _Run:
         if action.kind in CRITICAL or time.monotonic() - self.last_save > 1.0:
             self.flush()
 
+    def intend(self, action: Any) -> None:
+        """Write-ahead: record a removal as pending before it is sent (see RemovalRecord.pending)."""
+        pending = state_after(self.state, action, scim_id=action.id, now=self.now(), member_ids=self.new_ids)
+        record = pending.removals[action.key].model_copy(update={"pending": True})
+        prior = self.state.removals.get(action.key)
+        if prior is not None and action.kind == "delete_user":
+            record = record.model_copy(update={"previous_groups": prior.previous_groups})
+        self.state = self.writer.save(
+            self.state.model_copy(update={"removals": {**self.state.removals, action.key: record}})
+        )
+        self.dirty = False
+
+    def forget_intent(self, action: Any, prior: Any) -> None:
+        """The removal certainly did not happen: put the previous record back."""
+        removals = dict(self.state.removals)
+        if prior is None:
+            removals.pop(action.key, None)
+        else:
+            removals[action.key] = prior
+        self.state = self.writer.save(self.state.model_copy(update={"removals": removals}))
+
     def flush(self) -> None:
         if self.dirty:
             self.state = self.writer.save(self.state)
@@ -191,6 +214,12 @@ class _Run:
         return self.result
 
     def _run_phase(self, actions: list[Any]) -> None:
+        priors = {}
+        for a in actions:
+            if a.kind in ("disable_user", "delete_user"):
+                priors[a.key] = self.state.removals.get(a.key)
+                self.intend(a)
+        self._priors = priors
         if self.port.concurrency <= 1 or len(actions) == 1:
             for a in actions:
                 self._finish(a, self._one(a))
@@ -203,6 +232,8 @@ class _Run:
         out, commit = outcome
         if commit is not None:
             commit()  # state updates happen on this thread, in plan order
+        elif action.key in getattr(self, "_priors", {}) and not out.ambiguous:
+            self.forget_intent(action, self._priors[action.key])
         if out.status != "ok":
             self.failed_keys.add(action.key if not action.kind.endswith("group") else "group:" + action.key)
         self.result.outcomes.append(out)
@@ -220,6 +251,7 @@ class _Run:
             out.status, out.message = "failed", str(exc)
         except ScimError as exc:
             out.status, out.message = "failed", str(exc)
+            out.ambiguous = isinstance(exc, ScimTransportError) or (exc.status or 0) >= 500
         except ReconcilerError as exc:
             out.status, out.message = "failed", str(exc)
         log.warning("%s %s failed: %s", a.kind, a.key, out.message)

@@ -295,6 +295,8 @@ def _plan_create(u: UserSpec, state: State, policy: Policy, caps: Capabilities, 
 
 def _plan_status(u: UserSpec, acct: LiveUser, state: State, policy: Policy, res: DiffResult) -> None:
     removal = state.removals.get(u.external_id)
+    if removal is not None and removal.pending and acct.active:
+        removal = None  # a write-ahead record whose write never happened
     if acct.active and u.active is False:
         if policy.operations.disable:
             res.actions.append(
@@ -399,6 +401,8 @@ def _plan_removal(
     managed: bool,
 ) -> None:
     record = state.removals.get(key)
+    if record is not None and record.pending and acct.active:
+        record = None  # a write-ahead record whose write never happened
     before = {"userName": acct.user_name, "externalId": acct.external_id, "active": acct.active}
     res.touched_users[acct.id] = acct
     if action == "delete":
@@ -409,6 +413,11 @@ def _plan_removal(
         return
     # disable (possibly two-phase)
     if not acct.active:
+        if record is not None and record.pending and record.action == "delete":
+            if policy.operations.delete:  # the account outlived a delete that was sent: again
+                res.actions.append(DeleteUser(key=key, id=acct.id, before=before, managed=managed,
+                                              reason="a previous delete did not complete"))
+            return
         if record is not None and record.delete_due and parse_iso(record.delete_due) <= now:
             if policy.operations.delete:
                 res.actions.append(

@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.errors import ReconcilerError, ScimError
+from reconciler.errors import ConfigError, ReconcilerError, ScimError
 from reconciler.live import LiveGroup, LiveState, LiveUser, fetch_live
 from reconciler.plan import ConnectionInfo
 from reconciler.scim.client import ScimClient
@@ -28,7 +28,7 @@ def open_client(conn: ConnectionInfo, *, read_only: bool, env: Mapping[str, str]
         )
     try:
         profile = get_profile(conn.profile, conn.capabilities or None)
-    except ValueError as exc:
+    except ConfigError as exc:
         raise ReconcilerError(f"connection.capabilities: {exc}") from None
     return ScimClient(
         conn.url,

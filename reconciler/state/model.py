@@ -51,6 +51,10 @@ class RemovalRecord(_Frozen):
     """externalIds of the groups the account was in when removed."""
     delete_due: str | None = None
     """For two-phase removal (`delete_after`): when the disabled account becomes due for deletion."""
+    pending: bool = False
+    """Written just before the removal is sent (write-ahead): if the run dies between the
+    server's change and the record, the next plan still knows the removal was reconcile's own.
+    A pending record of an account that is still active means the write never happened."""
 
 
 class State(_Frozen):
