@@ -28,7 +28,11 @@ log = logging.getLogger(__name__)
 
 BULK_CHECK_THRESHOLD = 25
 """Above this many touched objects, the stale check lists the target instead of GETting each."""
-CRITICAL = frozenset({"disable_user", "delete_user", "create_user", "adopt_user", "restore_user", "delete_group", "create_group"})
+CRITICAL = frozenset({"disable_user", "delete_user", "adopt_user", "restore_user", "delete_group"})
+"""Saved at once: what the next plan could not re-derive from the target. A created user or
+group carries its externalId, so a lost record is found again by the next plan; membership
+changes are idempotent, so one repeated after a crash changes nothing. Those are saved at least
+once a second and at every phase end instead (a save per create would double a bulk apply)."""
 
 
 class TargetPort(Protocol):

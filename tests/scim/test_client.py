@@ -427,9 +427,17 @@ def test_total_that_keeps_moving_gives_up() -> None:
 
     client, seen = make(handler)
     client.profile = GENERIC.with_overrides({"page_size": 5})
+    client.prefetch = False  # exact request sequence
     with pytest.raises(PartialReadError, match="did not reach totalResults after 3 reads"):
         client.list_users()
     assert len(seen) == 6
+
+
+def test_prefetch_reads_the_same_pages_in_order() -> None:
+    client, seen = make(paged([user(i) for i in range(23)]))
+    client.profile = GENERIC.with_overrides({"page_size": 5})
+    assert sorted(int(u.id) for u in client.list_users()) == list(range(23))
+    assert [r.url.params["startIndex"] for r in seen] == ["1", "6", "11", "16", "21"]
 
 
 def test_missing_total_results_is_refused() -> None:
