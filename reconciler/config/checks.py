@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from email_validator import EmailNotValidError, validate_email
 
 from reconciler.config.load import DesiredState, Project, Target, did_you_mean, expand_env
 from reconciler.config.policy import ConditionGroup, ORDER_OPERATORS
-from reconciler.errors import Diagnostic, DiagnosticBag
+from reconciler.errors import Diagnostic, DiagnosticBag, SourceRef
 from reconciler.resolve import GroupGraph, build_graph, find_cycles, user_key
 from reconciler.rules import KNOWN_PATHS, SCALAR_PATHS, comparable, is_known_path
 
@@ -53,9 +53,9 @@ def _check_users(desired: DesiredState, bag: DiagnosticBag) -> None:
         else:
             by_name[key] = i
         if "@" in u.user_name:
-            _check_email(u.user_name, src.where("userName"), bag)
+            _check_email(u.user_name, lambda: src.where("userName"), bag)
         for j, e in enumerate(u.emails or ()):
-            _check_email(e.value, src.where("emails", j, "value"), bag)
+            _check_email(e.value, lambda j=j: src.where("emails", j, "value"), bag)
         if u.emails and sum(1 for e in u.emails if e.primary) > 1:
             bag.error("more than one e-mail is marked primary", src.where("emails"))
     for i, u in enumerate(desired.users):
@@ -79,13 +79,14 @@ _PLAIN_EMAIL = re.compile(
 )
 
 
-def _check_email(value: str, where: object, bag: DiagnosticBag) -> None:
+def _check_email(value: str, where: Callable[[], SourceRef], bag: DiagnosticBag) -> None:
+    """`where` is only called for a bad address: positions cost a second parse of the file."""
     if len(value) <= 254 and _PLAIN_EMAIL.match(value):
         return  # the common ASCII case; anything else gets the full validator and its message
     try:
         validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
-        bag.error(f"invalid e-mail address '{value}': {exc}", where)  # type: ignore[arg-type]
+        bag.error(f"invalid e-mail address '{value}': {exc}", where())
 
 
 def _check_groups(desired: DesiredState, graph: GroupGraph, bag: DiagnosticBag) -> None:
