@@ -101,7 +101,7 @@ def desired_fields(u: UserSpec, key: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "externalId": key or u.external_id,
         "userName": u.user_name,
-        "emails": [e.value for e in u.effective_emails()],
+        "emails": u.email_values(),
         "active": u.active is not False,
     }
     if u.display_name is not None:
@@ -338,7 +338,7 @@ def _unchanged(u: UserSpec, acct: LiveUser, skip_external_id: bool) -> bool:
         or (u.name.family_name is not None and acct.family_name != u.name.family_name)
     ):
         return False
-    return _same("emails", list(acct.emails), [e.value for e in u.effective_emails()])
+    return _same("emails", list(acct.emails), u.email_values())
 
 
 def _plan_update(

@@ -29,7 +29,7 @@ SCALAR_PATHS = {
     "name.familyName": lambda u: _name_part(u, "family_name"),
     "name.middleName": lambda u: _name_part(u, "middle_name"),
     "name.formatted": lambda u: _name_part(u, "formatted"),
-    "emails.value": lambda u: [e.value for e in u.effective_emails()],
+    "emails.value": lambda u: u.email_values(),
     "emails.type": lambda u: [e.type for e in u.effective_emails() if e.type],
     "active": lambda u: [True if u.active is None else u.active],
 }

@@ -82,7 +82,14 @@ class UserSpec(_Model):
         )
 
     def primary_email(self) -> str:
-        return self.effective_emails()[0].value
+        return self.email_values()[0]
+
+    def email_values(self) -> list[str]:
+        """E-mail values, primary first (the userName when none are given). Cheap: no models."""
+        if not self.emails:
+            return [self.user_name]
+        primary = next((e for e in self.emails if e.primary), self.emails[0])
+        return [primary.value] + [e.value for e in self.emails if e is not primary]
 
 
 class GroupSpec(_Model):
