@@ -108,8 +108,10 @@ root_option = click.option(
 )
 
 
-def load_checked(root: Path, *, fail_on_error: bool = True) -> tuple[Project, list[Diagnostic]]:
-    project = load_project(root)
+def load_checked(
+    root: Path, *, fail_on_error: bool = True, cache: bool = False
+) -> tuple[Project, list[Diagnostic]]:
+    project = load_project(root, cache=cache)
     diags = check_project(project)
     if fail_on_error and any(d.severity is Severity.ERROR for d in diags):
         raise ConfigError(diags)
@@ -271,7 +273,7 @@ def plan(
 
     if target_name and all_targets:
         raise click.UsageError("--target and --all are exclusive")
-    project, _ = load_checked(root)
+    project, _ = load_checked(root, cache=True)
     targets = pick_targets(project, target_name)
     if not targets:
         raise ReconcilerError(f"no policy files under {root / 'policies'}: nothing to plan")

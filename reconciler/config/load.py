@@ -73,9 +73,14 @@ class Project:
     diagnostics: tuple[Diagnostic, ...]
 
 
-def load_project(root: Path) -> Project:
+CACHE_DIR = Path(".reconcile") / "cache" / "yaml"
+
+
+def load_project(root: Path, *, cache: bool = False) -> Project:
+    """Load everything under `root`. With `cache`, cleanly parsed files are remembered in
+    `.reconcile/cache/yaml/` (git-ignored), keyed by content: a re-plan skips the parse."""
     bag = DiagnosticBag()
-    desired = _load_desired(root, bag)
+    desired = _load_desired(root, bag, root / CACHE_DIR if cache else None)
     targets = _load_targets(root, bag)
     return Project(root, desired, tuple(targets), tuple(bag.items))
 
@@ -94,7 +99,7 @@ def _display(root: Path, path: Path) -> str:
         return str(path)
 
 
-def _load_desired(root: Path, bag: DiagnosticBag) -> DesiredState:
+def _load_desired(root: Path, bag: DiagnosticBag, cache_dir: Path | None = None) -> DesiredState:
     directory = root / DESIRED_DIR
     users: list[UserSpec] = []
     groups: list[GroupSpec] = []
@@ -113,7 +118,7 @@ def _load_desired(root: Path, bag: DiagnosticBag) -> DesiredState:
         display = _display(root, path)
         names.append(display)
         digest.update(display.encode() + b"\0" + _read_bytes(path) + b"\0")
-        loaded = load_yaml_file(path, display)
+        loaded = load_yaml_file(path, display, cache_dir)
         bag.items.extend(loaded.diagnostics)
         if loaded.data is None:
             continue
