@@ -252,6 +252,11 @@ def _out_path(out: Path, target: str, several: bool) -> Path:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Plan against a saved live snapshot instead of reading the target (offline).",
 )
+@click.option(
+    "--save-live",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also save what was read from the target as a snapshot (personal data: keep it private).",
+)
 @handle_errors
 def plan(
     root: Path,
@@ -264,6 +269,7 @@ def plan(
     allow_removals: int | None,
     allow_empty: bool,
     snapshot: Path | None,
+    save_live: Path | None,
 ) -> None:
     """Compute what apply would change, and write it as a reviewable plan."""
     from reconciler.policy import Overrides
@@ -277,11 +283,13 @@ def plan(
     targets = pick_targets(project, target_name)
     if not targets:
         raise ReconcilerError(f"no policy files under {root / 'policies'}: nothing to plan")
-    if snapshot is not None and len(targets) > 1:
-        raise click.UsageError("--snapshot needs --target (a snapshot is of one target)")
+    if (snapshot is not None or save_live is not None) and len(targets) > 1:
+        raise click.UsageError("--snapshot and --save-live need --target (a snapshot is of one target)")
     unsafe = changes = False
     for t in targets:
-        p = plan_target(project, t, overrides=Overrides(allow_removals, allow_empty), snapshot=snapshot)
+        p = plan_target(
+            project, t, overrides=Overrides(allow_removals, allow_empty), snapshot=snapshot, save_live=save_live
+        )
         if out is not None:
             path = _out_path(out, t.name, len(targets) > 1)
             save_plan(p, path)

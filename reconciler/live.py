@@ -129,7 +129,7 @@ def load_snapshot(path: str | os.PathLike[str]) -> LiveState:
         raise ConfigError([Diagnostic(f"cannot read the live snapshot: {exc}", where)]) from None
     if not isinstance(doc, dict) or doc.get("format") != SNAPSHOT_FORMAT:
         raise ConfigError(
-            [Diagnostic("not a live snapshot", where, hint="write one with save_snapshot / --save-live")]
+            [Diagnostic("not a live snapshot", where, hint="write one with `reconcile plan --target NAME --save-live FILE`")]
         )
     if doc.get("format_version") != SNAPSHOT_VERSION:
         raise ConfigError(

@@ -17,7 +17,7 @@ from reconciler.config.checks import check_project
 from reconciler.config.load import Project, Target, load_project
 from reconciler.diff import iso
 from reconciler.errors import ConfigError, ReconcilerError, Severity, StalePlanError
-from reconciler.live import load_snapshot
+from reconciler.live import load_snapshot, save_snapshot
 from reconciler.plan import Plan, load_plan, save_plan
 from reconciler.planner import connection_info, git_info, make_plan, utcnow
 from reconciler.policy import Overrides
@@ -40,7 +40,14 @@ def _store_for_plan(root: Path, plan: Plan) -> StateStore:
     return open_store(cfg, root, plan.target)
 
 
-def plan_target(project: Project, target: Target, *, overrides: Overrides, snapshot: Path | None = None) -> Plan:
+def plan_target(
+    project: Project,
+    target: Target,
+    *,
+    overrides: Overrides,
+    snapshot: Path | None = None,
+    save_live: Path | None = None,
+) -> Plan:
     conn = connection_info(target)
     state = open_target_store(project.root, target).load()
     if snapshot is not None:
@@ -51,6 +58,8 @@ def plan_target(project: Project, target: Target, *, overrides: Overrides, snaps
             live = port.read_all()
         finally:
             port.close()
+        if save_live is not None:
+            save_snapshot(live, save_live)
     return make_plan(
         project, target, live, state, conn, now=utcnow(), overrides=overrides, commit=git_info(project.root)
     )

@@ -95,3 +95,16 @@ def test_state_show_and_forget(tmp_path: Path, scim2_tenant: Any) -> None:
     assert ("disable_user", "u-dan") not in kinds(plan) and plan["unmanaged"]["users"] == 1
     r = project.run("state", "forget", "nobody@example.com", "--target", "app", "--root", "{root}", expect=1)
     assert "is not managed" in r.output
+
+
+def test_save_live_then_plan_offline_from_the_snapshot(tmp_path: Path, scim2_tenant: Any) -> None:
+    project = Project(tmp_path, {"APP_URL": scim2_tenant.base_url, "APP_TOKEN": scim2_tenant.token}, "generic")
+    project.write()
+    project.converge()
+    snap = tmp_path / "live.json"
+    project.run("plan", "--root", "{root}", "--target", "app", "--save-live", str(snap))
+    project.rule = "{conditions: [{attribute: attributes.dept, operator: in, value: [eng, ops]}]}"
+    project.write()
+    offline = project.plan("--target", "app", "--snapshot", str(snap))
+    online = project.plan()
+    assert kinds(offline) == kinds(online) == [("disable_user", "u-dan")]
