@@ -7,8 +7,8 @@ so that apply never handles wire formats. 404 on a delete is "already gone", not
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from reconciler.errors import ConfigError, ReconcilerError, ScimError
 from reconciler.live import LiveGroup, LiveState, LiveUser, fetch_live
@@ -43,6 +43,19 @@ def open_client(conn: ConnectionInfo, *, read_only: bool, env: Mapping[str, str]
     )
 
 
+T = TypeVar("T")
+
+
+def _unless_404(call: Callable[[], T]) -> T | None:
+    """The call's answer, or None when the server says the object does not exist."""
+    try:
+        return call()
+    except ScimError as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
 class TargetClient:
     def __init__(self, client: ScimClient) -> None:
         self.client = client
@@ -57,20 +70,12 @@ class TargetClient:
         return fetch_live(self.client)
 
     def read_user(self, scim_id: str) -> LiveUser | None:
-        try:
-            return to_live_user(self.client.get_user(scim_id))
-        except ScimError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        found = _unless_404(lambda: self.client.get_user(scim_id))
+        return to_live_user(found) if found is not None else None
 
     def read_group(self, scim_id: str) -> LiveGroup | None:
-        try:
-            return to_live_group(self.client.get_group(scim_id), members_readable=self.profile.members_readable)
-        except ScimError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        found = _unless_404(lambda: self.client.get_group(scim_id))
+        return to_live_group(found, members_readable=self.profile.members_readable) if found is not None else None
 
     def find_user(self, external_id: str | None, user_name: str | None) -> LiveUser | None:
         if user_name is not None and self.profile.lookup_user_name_requires_email and "@" not in user_name:
@@ -103,13 +108,8 @@ class TargetClient:
         self.client.patch_user(scim_id, self.profile.set_active_ops(active))
 
     def delete_user(self, scim_id: str) -> bool:
-        try:
-            self.client.delete_user(scim_id)
-            return True
-        except ScimError as exc:
-            if exc.status == 404:
-                return False
-            raise
+        """False when the account was already gone (404): recorded, not an error."""
+        return _unless_404(lambda: self.client.delete_user(scim_id) or True) is not None
 
     def create_group(self, display_name: str, external_id: str) -> LiveGroup:
         body = self.profile.group_create_body(display_name=display_name, external_id=external_id)
@@ -121,13 +121,7 @@ class TargetClient:
         )
 
     def delete_group(self, scim_id: str) -> bool:
-        try:
-            self.client.delete_group(scim_id)
-            return True
-        except ScimError as exc:
-            if exc.status == 404:
-                return False
-            raise
+        return _unless_404(lambda: self.client.delete_group(scim_id) or True) is not None
 
     def change_members(self, scim_id: str, add: list[str], remove: list[str]) -> None:
         self.client.update_group_members(scim_id, add, remove)
