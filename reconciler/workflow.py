@@ -15,6 +15,7 @@ import click
 from reconciler.apply import ApplyResult, Outcome, apply_plan
 from reconciler.config.checks import check_project
 from reconciler.config.load import Project, Target, load_project
+from reconciler.config.yamlio import ensure_private_dir
 from reconciler.diff import iso
 from reconciler.errors import ConfigError, ReconcilerError, Severity, StalePlanError
 from reconciler.live import load_snapshot, save_snapshot
@@ -31,12 +32,14 @@ Echo = Callable[..., None]
 
 
 def open_target_store(root: Path, target: Target) -> StateStore:
+    ensure_private_dir(root / ".reconcile")
     return open_store(StoreConfig.model_validate(target.policy.state, from_attributes=True), root, target.name)
 
 
 def _store_for_plan(root: Path, plan: Plan) -> StateStore:
     s = plan.state
     cfg = StoreConfig(backend=s.backend, path=s.path, branch=s.branch, remote=s.remote)  # type: ignore[arg-type]
+    ensure_private_dir(root / ".reconcile")
     return open_store(cfg, root, plan.target)
 
 

@@ -102,8 +102,18 @@ def _read_cache(file: Path) -> Any:
         return None
 
 
+def ensure_private_dir(directory: Path) -> None:
+    """Create `directory` with a `.gitignore` of `*`: state, caches and snapshots hold personal
+    data and must never be committed by accident, whatever the repository's own .gitignore."""
+    directory.mkdir(parents=True, exist_ok=True)
+    marker = directory / ".gitignore"
+    if not marker.exists():
+        marker.write_text("# written by reconcile: state, caches and snapshots stay out of git\n*\n")
+
+
 def _write_cache(file: Path, data: Any) -> None:
     try:
+        ensure_private_dir(file.parent.parent.parent)  # <root>/.reconcile
         file.parent.mkdir(parents=True, exist_ok=True)
         tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
         tmp.write_bytes(marshal.dumps(data))
