@@ -12,12 +12,12 @@ Invariants:
 
 from __future__ import annotations
 
-import io
 import stat
 import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 from reconciler.errors import ReconcilerError
 from reconciler.github.api import Artifact, GitHub, GitHubError, PullRequest, WorkflowRun
@@ -92,10 +92,10 @@ def fetch_reviewed(gh: GitHub, number: int, *, name: str, workflow: str, out: Pa
     return Download(pull, run, artifact, files)
 
 
-def safe_extract(source: io.IOBase | object, out: Path) -> tuple[Path, ...]:
+def safe_extract(source: IO[bytes], out: Path) -> tuple[Path, ...]:
     """Extract a zip (a binary file object) into `out`; returns the files written, sorted."""
     try:
-        archive = zipfile.ZipFile(source)  # type: ignore[arg-type]
+        archive = zipfile.ZipFile(source)
     except zipfile.BadZipFile:
         raise GitHubError("the artifact is not a valid zip archive") from None
     with archive:
