@@ -410,3 +410,20 @@ def test_connection_cmd(root: Path, target_name: str | None) -> None:
         failed |= not report.ok
     if failed:
         raise SystemExit(1)
+
+
+@cli.command("import")
+@root_option
+@click.option("--target", "target_name", required=True, help="The target to read.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="The file to write (default desired-state/imported-<target>.yaml).")
+@click.option("--merge", is_flag=True, help="Add what is missing to the existing files; existing text is left exactly as it is.")
+@click.option("--include-unmanaged", is_flag=True, help="Also import accounts without an externalId, with generated stable keys.")
+@click.option("--adopt", is_flag=True, help="Record every imported account and group as managed in the state.")
+@handle_errors
+def import_cmd(root: Path, target_name: str, out: Path | None, merge: bool, include_unmanaged: bool, adopt: bool) -> None:
+    """Write desired-state YAML from what a target holds now (bootstrap and adoption)."""
+    from reconciler.workflow import import_target
+
+    project, _ = load_checked(root)
+    (t,) = pick_targets(project, target_name)
+    click.echo(import_target(project, t, out=out, merge=merge, include_unmanaged=include_unmanaged, adopt=adopt))

@@ -210,7 +210,12 @@ def compute_actions(
                 )
             )
         _plan_status(u, acct, state, policy, res)
-        _plan_update(u, acct, caps, policy, res, skip_external_id=ext in adoptions, renamed=ext in renames)
+        # An account adopted into the state without writing to the target (import --adopt) keeps
+        # its empty externalId: ownership is the state's record, and nothing needs to change.
+        rec = state.users.get(ext)
+        adopted_in_state = rec is not None and rec.origin == "adopted" and acct.external_id is None
+        _plan_update(u, acct, caps, policy, res, skip_external_id=ext in adoptions or adopted_in_state,
+                     renamed=ext in renames)
     res.managed_users = sum(1 for ext in matched if ext not in adoptions)
     # --- accounts no longer in scope ------------------------------------------------------
     declared = {u.external_id: u for u in ts.excluded.values()}

@@ -234,3 +234,26 @@ def forget_account(root: Path, target: Target, account: str) -> str:
         "remove it there to stop managing it" if still else ""
     )
     return f"{target.name}: stopped managing {account} ({key}); the account itself is untouched{note}"
+
+
+def import_target(
+    project: Project, target: Target, *, out: Path | None, merge: bool, include_unmanaged: bool, adopt: bool
+) -> str:
+    from reconciler.bootstrap import run_import
+
+    conn = connection_info(target)
+    store = open_target_store(project.root, target)
+    port = TargetClient(open_client(conn, read_only=True))
+    try:
+        live = port.read_all()
+    finally:
+        port.close()
+    report = run_import(
+        root=project.root, target=target.name, live=live, state=store.load(), out=out, merge=merge,
+        include_unmanaged=include_unmanaged, adopt=adopt, when=iso(utcnow()), profile=conn.profile,
+    )
+    if report.adopted_state is not None:
+        with store.session(None, f"import --adopt {target.name}") as writer:
+            writer.save(report.adopted_state.model_copy(update={"serial": writer.state.serial,
+                                                                "lineage": writer.state.lineage}))
+    return report.render()
