@@ -197,7 +197,8 @@ def schema(kind: str | None, out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        cli.main(args=argv, prog_name="reconcile", standalone_mode=False)
+        # standalone_mode=False: an error handled with ctx.exit(code) comes back as the value
+        rc = cli.main(args=argv, prog_name="reconcile", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
@@ -208,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 1
-    return 0
+    return rc if isinstance(rc, int) else 0
 
 
 # --- plan / show / apply / state -------------------------------------------------------------
@@ -230,10 +231,13 @@ def _color() -> bool:
 def _out_path(out: Path, target: str, several: bool) -> Path:
     text = str(out)
     if "{target}" in text:
-        return Path(text.replace("{target}", target))
+        path = Path(text.replace("{target}", target))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
     if several or out.is_dir():
         out.mkdir(parents=True, exist_ok=True)
         return out / f"{target}.plan.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     return out
 
 
@@ -345,7 +349,10 @@ def apply(
     if plan_files and (auto_approve or target_name or all_targets):
         raise click.UsageError("give plan files, or --auto-approve [--target NAME | --all], not both")
     if plan_files:
-        results = apply_files(list(plan_files), root=root, replan_if_stale=replan_if_stale, out=out, echo=click.echo)
+        results = apply_files(
+            list(plan_files), root=root, replan_if_stale=replan_if_stale, echo=click.echo,
+            out=(lambda name: _out_path(out, name, len(plan_files) > 1)) if out is not None else None,
+        )
     else:
         if not auto_approve and not sys.stdin.isatty():
             raise click.UsageError(
@@ -427,3 +434,12 @@ def import_cmd(root: Path, target_name: str, out: Path | None, merge: bool, incl
     project, _ = load_checked(root)
     (t,) = pick_targets(project, target_name)
     click.echo(import_target(project, t, out=out, merge=merge, include_unmanaged=include_unmanaged, adopt=adopt))
+
+
+def _register_github() -> None:
+    from reconciler.github.commands import github as github_group
+
+    cli.add_command(github_group)
+
+
+_register_github()

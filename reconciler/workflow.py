@@ -126,8 +126,9 @@ def _same_actions(a: Plan, b: Plan) -> bool:
 
 
 def apply_files(
-    paths: list[Path], *, root: Path, replan_if_stale: bool, out: Path | None, echo: Echo
+    paths: list[Path], *, root: Path, replan_if_stale: bool, out: Callable[[str], Path] | None, echo: Echo
 ) -> list[ApplyResult]:
+    """Apply each plan; `out` names where a re-plan of a target is written (--replan-if-stale)."""
     plans = [load_plan(p) for p in paths]  # refuse every altered file before touching anything
     results = []
     for path, plan in zip(paths, plans):
@@ -143,13 +144,14 @@ def apply_files(
                 raise ReconcilerError(f"target {plan.target} is no longer in {root / 'policies'}") from None
             fresh = plan_target(project, target, overrides=Overrides(
                 _override_removals(plan), any("--allow-empty" in o for o in plan.safety.overrides)))
-            if out is not None:
-                save_plan(fresh, out)
+            where = out(plan.target) if out is not None else None
+            if where is not None:
+                save_plan(fresh, where)
             if not _same_actions(plan, fresh):
                 echo(render(fresh, "text"), err=True)
                 raise ReconcilerError(
                     f"{plan.target}: the new plan's actions differ from the reviewed plan; review the new plan"
-                    + (f" ({out})" if out else "")
+                    + (f" ({where})" if where else "")
                 ) from None
             echo(f"{plan.target}: the new plan has the reviewed actions; applying it", err=True)
             results.append(_apply_one(fresh, root, echo))
