@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from reconciler.diff import live_fields, same_value
 from reconciler.errors import ReconcilerError, ScimError, ScimTransportError, StalePlanError
 from reconciler.fingerprint import fingerprint_group, fingerprint_user
 from reconciler.live import LiveGroup, LiveState, LiveUser
@@ -47,7 +48,7 @@ class TargetPort(Protocol):
     def find_user(self, external_id: str | None, user_name: str | None) -> LiveUser | None: ...
     def find_group(self, external_id: str) -> LiveGroup | None: ...
     def create_user(self, fields: dict[str, Any]) -> LiveUser: ...
-    def update_user(self, scim_id: str, changes: dict[str, Any]) -> None: ...
+    def update_user(self, scim_id: str, changes: dict[str, Any]) -> LiveUser | None: ...
     def set_active(self, scim_id: str, active: bool) -> None: ...
     def delete_user(self, scim_id: str) -> bool: ...
     def create_group(self, display_name: str, external_id: str) -> LiveGroup: ...
@@ -291,9 +292,25 @@ class _Run:
 
     def _do_update_user(self, a: Any, out: Outcome) -> Callable[[], None]:
         changes = {c.path: c.after for c in a.changes}
-        self.port.update_user(a.id, changes)
+        try:
+            answer = self.port.update_user(a.id, changes)
+        except ScimError as exc:
+            if exc.status == 501:
+                raise IgnoredWrite(
+                    f"the server does not support changing {', '.join(sorted(changes))} ({exc}); leave "
+                    "what it cannot change out of connection.capabilities.user_writable"
+                ) from None
+            raise
         if "externalId" in changes and self.port.profile_name == "bitwarden":
             self._verify_user(a.id, lambda u: u.external_id == changes["externalId"], "externalId")
+        if answer is not None:  # the server sent the result back: check that it took the change
+            have = live_fields(answer)
+            ignored = sorted(p for p, v in changes.items() if not same_value(p, have.get(p), v))
+            if ignored:
+                raise IgnoredWrite(
+                    f"the server ignored the change of {', '.join(ignored)} for {a.label}; if it derives "
+                    f"or cannot store it, leave it out of connection.capabilities.user_writable"
+                )
         return self._commit(a, a.id)
 
     def _do_adopt_user(self, a: Any, out: Outcome) -> Callable[[], None]:

@@ -52,8 +52,15 @@ BITWARDEN = Capabilities("bitwarden", False, frozenset({"externalId", "active"})
 GENERIC = Capabilities()
 
 
-def capabilities_for(profile: str) -> Capabilities:
-    return BITWARDEN if profile == "bitwarden" else GENERIC
+def capabilities_for(profile: str, overrides: Mapping[str, Any] | None = None) -> Capabilities:
+    """The diff's view of a profile, with the policy's capability overrides applied."""
+    base = BITWARDEN if profile == "bitwarden" else GENERIC
+    if not overrides:
+        return base
+    from reconciler.scim.profiles import get_profile
+
+    p = get_profile(profile, overrides)
+    return Capabilities(base.profile, p.members_readable, frozenset(p.user_writable_fields), base.sends_invitations)
 
 
 @dataclass
@@ -130,7 +137,7 @@ def live_fields(u: LiveUser) -> dict[str, Any]:
     return out
 
 
-def _same(path: str, a: Any, b: Any) -> bool:
+def same_value(path: str, a: Any, b: Any) -> bool:
     if path == "userName":
         return user_key(str(a)) == user_key(str(b))
     if path == "emails":
@@ -343,7 +350,7 @@ def _unchanged(u: UserSpec, acct: LiveUser, skip_external_id: bool) -> bool:
         or (u.name.family_name is not None and acct.family_name != u.name.family_name)
     ):
         return False
-    return _same("emails", list(acct.emails), u.email_values())
+    return same_value("emails", list(acct.emails), u.email_values())
 
 
 def _plan_update(
@@ -364,11 +371,11 @@ def _plan_update(
     for path in ("externalId", "userName", "displayName", "name.givenName", "name.familyName", "emails"):
         if path not in want or (path == "externalId" and skip_external_id):
             continue
-        if _same(path, have.get(path), want[path]):
+        if same_value(path, have.get(path), want[path]):
             continue
         if path in caps.user_writable:
             changes.append(FieldChange(path=path, before=have.get(path), after=want[path]))
-        elif path == "emails" and not _same("userName", have.get("userName"), want["userName"]):
+        elif path == "emails" and not same_value("userName", have.get("userName"), want["userName"]):
             continue  # the userName warning already says the address differs
         elif have.get(path) is not None:
             res.warnings.append(

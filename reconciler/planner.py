@@ -83,7 +83,7 @@ def make_plan(
     """The pure part of `plan`: everything after the reads."""
     graph = build_graph(project.desired)
     ts = resolve(project.desired, target, graph)
-    caps = capabilities_for(conn.profile)
+    caps = capabilities_for(conn.profile, conn.capabilities)
     diff = compute_actions(ts, live, state, target.policy, caps, now)
     safety = check_safety(
         diff.actions,

@@ -101,8 +101,10 @@ class TargetClient:
         )
         return to_live_user(self.client.create_user(body))
 
-    def update_user(self, scim_id: str, changes: dict[str, Any]) -> None:
-        self.client.patch_user(scim_id, self.profile.user_update_ops(changes))
+    def update_user(self, scim_id: str, changes: dict[str, Any]) -> LiveUser | None:
+        """The user as the server answered (200 with a body), or None (204)."""
+        answer = self.client.patch_user(scim_id, self.profile.user_update_ops(changes))
+        return to_live_user(answer) if answer is not None and answer.id else None
 
     def set_active(self, scim_id: str, active: bool) -> None:
         self.client.patch_user(scim_id, self.profile.set_active_ops(active))

@@ -9,7 +9,7 @@ import pytest
 _SERVERS = Path(__file__).parent / "servers"
 pytest_plugins = [
     f"tests.servers.{name}"
-    for name in ("scim2_fixture", "bitwarden_fixture")
+    for name in ("scim2_fixture", "bitwarden_fixture", "django_fixture")
     if (_SERVERS / f"{name}.py").exists()
 ]
 

@@ -171,6 +171,15 @@ def _check_target(
             target.where("connection", "token_env"),
             f"export {conn.token_env} (from your secret store) before plan or apply",
         )
+    if conn.capabilities:
+        from reconciler.errors import ConfigError
+        from reconciler.scim.profiles import get_profile
+
+        try:
+            get_profile(conn.profile, conn.capabilities)
+        except ConfigError as exc:
+            for d in exc.diagnostics():
+                bag.error(d.message, target.where("connection", "capabilities"), d.hint)
     groups = policy.rule.groups
     if groups != "all" and desired.complete:
         for i, name in enumerate(groups):

@@ -45,6 +45,7 @@ _OVERRIDE_FIELDS: dict[str, str] = {
     "members_readable": "members_readable",
     "patch": "supports_patch",
     "discovery": "discovery",
+    "user_writable": "user_writable_fields",
 }
 ALLOWED_OVERRIDES: tuple[str, ...] = tuple(sorted(_OVERRIDE_FIELDS))
 
@@ -113,7 +114,20 @@ class Profile(BaseModel):
                     )
                 )
                 continue
-            updates[_OVERRIDE_FIELDS[key]] = overrides[key]
+            value = overrides[key]
+            if key == "user_writable":
+                if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+                    problems.append(Diagnostic("capability override 'user_writable' must be a list of SCIM paths",
+                                               hint="e.g. [userName, externalId, active, emails]"))
+                    continue
+                unknown = sorted(set(value) - _USER_FIELDS)
+                if unknown:
+                    problems.append(Diagnostic(
+                        f"capability override 'user_writable': unknown path(s) {', '.join(unknown)}",
+                        hint="paths: " + ", ".join(sorted(_USER_FIELDS))))
+                    continue
+                value = frozenset(value)
+            updates[_OVERRIDE_FIELDS[key]] = value
         wanted = updates.get("concurrency", 1)
         if isinstance(wanted, int) and wanted > self.max_concurrency:
             # bitwarden-scim.md §3: the e-mail/externalId duplicate check is not atomic, so

@@ -48,6 +48,7 @@ class Project:
     rule: str = "{conditions: [{attribute: attributes.dept, operator: in, value: [eng, ops, sales]}]}"
     removal: str = "{action: disable}"
     extra_policy: str = ""
+    capabilities: str = ""
     calls: list[list[str]] = field(default_factory=list)
 
     def write(self, users: list[tuple[str, str, str]] = USERS, groups: str = GROUPS,
@@ -58,7 +59,8 @@ class Project:
         (self.root / "desired-state" / "groups.yaml").write_text(groups)
         (self.root / "policies" / "app.yaml").write_text(
             "target: app\n"
-            "connection: {url: '${APP_URL}', token_env: APP_TOKEN, profile: " + self.profile + "}\n"
+            "connection: {url: '${APP_URL}', token_env: APP_TOKEN, profile: " + self.profile
+            + (f", capabilities: {self.capabilities}" if self.capabilities else "") + "}\n"
             f"rule: {{user_filter: {self.rule}}}\n"
             f"removal: {self.removal}\n"
             "safety: {max_user_removals: 100%, max_membership_removals: 100%}\n" + self.extra_policy

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ScimAppConfig(AppConfig):
+    name = "tests.servers.django_scim.scimapp"
+    label = "scimapp"
