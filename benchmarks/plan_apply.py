@@ -87,7 +87,7 @@ def bare_read(base: str, path: str, params: dict[str, str] | None = None) -> int
 
 
 def plan_in_process(root: Path) -> Any:
-    project = load_project(root)
+    project = load_project(root, cache=True)  # as `reconcile plan` does
     t = project.targets[0]
     conn = connection_info(t)
     port = TargetClient(open_client(conn, read_only=True))
