@@ -111,6 +111,9 @@ def check_stale(plan: Plan, port: TargetPort, state: State) -> None:
     if moved:
         raise StalePlanError(moved)
     fps = plan.fingerprints
+    user: Callable[[str], LiveUser | None]
+    group: Callable[[str], LiveGroup | None]
+    present: Callable[[str, str], bool]
     if len(fps) > BULK_CHECK_THRESHOLD:
         live = port.read_all()
         users = {u.id: u for u in live.users}
@@ -118,19 +121,11 @@ def check_stale(plan: Plan, port: TargetPort, state: State) -> None:
         by_ext = {u.external_id for u in live.users if u.external_id}
         by_name = {u.user_name.casefold() for u in live.users}
 
-        def user(i: str) -> LiveUser | None:
-            return users.get(i)
-
-        def group(i: str) -> LiveGroup | None:
-            return groups.get(i)
-
-        def present(ext: str, name: str) -> bool:
-            return ext in by_ext or name.casefold() in by_name
+        user, group = users.get, groups.get
+        present = lambda ext, name: ext in by_ext or name.casefold() in by_name  # noqa: E731
     else:
         user, group = port.read_user, port.read_group
-
-        def present(ext: str, name: str) -> bool:
-            return port.find_user(ext, name) is not None
+        present = lambda ext, name: port.find_user(ext, name) is not None  # noqa: E731
 
     for ref, expected in sorted(fps.items()):
         kind, _, ident = ref.partition(":")

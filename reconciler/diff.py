@@ -466,10 +466,10 @@ def _plan_groups(
     by_id = {g.id: g for g in live.groups}
     by_ext: dict[str, LiveGroup] = {}
     by_name: dict[str, list[LiveGroup]] = defaultdict(list)
-    for g in sorted(live.groups, key=lambda g: g.id):
-        if g.external_id:
-            by_ext.setdefault(g.external_id, g)
-        by_name[g.display_name.casefold()].append(g)
+    for lg in sorted(live.groups, key=lambda x: x.id):
+        if lg.external_id:
+            by_ext.setdefault(lg.external_id, lg)
+        by_name[lg.display_name.casefold()].append(lg)
     state_group_ids = {m.id: k for k, m in state.groups.items()}
     state_user_ids = {m.id: k for k, m in state.users.items()}
     claimed: set[str] = set()
@@ -552,7 +552,7 @@ def _plan_groups(
                               add=tuple(adds), remove=tuple(removes))
             )
     # managed groups that are no longer wanted
-    for g in sorted(live.groups, key=lambda g: g.id):
+    for g in sorted(live.groups, key=lambda x: x.id):  # type: ignore[assignment]
         if g.id in claimed:
             continue
         key = state_group_ids.get(g.id)

@@ -19,7 +19,7 @@ from reconciler.actions import Action, sort_actions
 from reconciler.errors import PlanFormatError
 from reconciler.policy import SafetyReport
 
-FORMAT_VERSION = 1
+FORMAT_VERSION: Literal[1] = 1
 
 
 class _Frozen(BaseModel):

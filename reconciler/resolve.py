@@ -49,9 +49,9 @@ class GroupGraph:
 def build_graph(desired: DesiredState) -> GroupGraph:
     """The resolved membership graph (computed once per DesiredState, then cached)."""
     cached = desired.cache.get("graph")
-    if cached is None:
+    if not isinstance(cached, GroupGraph):
         cached = desired.cache["graph"] = _build_graph(desired)
-    return cached  # type: ignore[no-any-return]
+    return cached
 
 
 def _build_graph(desired: DesiredState) -> GroupGraph:

@@ -56,6 +56,11 @@ def _unless_404(call: Callable[[], T]) -> T | None:
         raise
 
 
+def _done(call: Callable[[str], None], scim_id: str) -> bool:
+    call(scim_id)
+    return True
+
+
 class TargetClient:
     def __init__(self, client: ScimClient) -> None:
         self.client = client
@@ -111,7 +116,7 @@ class TargetClient:
 
     def delete_user(self, scim_id: str) -> bool:
         """False when the account was already gone (404): recorded, not an error."""
-        return _unless_404(lambda: self.client.delete_user(scim_id) or True) is not None
+        return _unless_404(lambda: _done(self.client.delete_user, scim_id)) is not None
 
     def create_group(self, display_name: str, external_id: str) -> LiveGroup:
         body = self.profile.group_create_body(display_name=display_name, external_id=external_id)
@@ -123,7 +128,7 @@ class TargetClient:
         )
 
     def delete_group(self, scim_id: str) -> bool:
-        return _unless_404(lambda: self.client.delete_group(scim_id) or True) is not None
+        return _unless_404(lambda: _done(self.client.delete_group, scim_id)) is not None
 
     def change_members(self, scim_id: str, add: list[str], remove: list[str]) -> None:
         self.client.update_group_members(scim_id, add, remove)

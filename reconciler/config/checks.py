@@ -5,6 +5,7 @@ These run after every file parsed on its own; each problem names both places whe
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -53,9 +54,9 @@ def _check_users(desired: DesiredState, bag: DiagnosticBag) -> None:
         else:
             by_name[key] = i
         if "@" in u.user_name:
-            _check_email(u.user_name, lambda: src.where("userName"), bag)
+            _check_email(u.user_name, functools.partial(src.where, "userName"), bag)
         for j, e in enumerate(u.emails or ()):
-            _check_email(e.value, lambda j=j: src.where("emails", j, "value"), bag)
+            _check_email(e.value, functools.partial(src.where, "emails", j, "value"), bag)
         if u.emails and sum(1 for e in u.emails if e.primary) > 1:
             bag.error("more than one e-mail is marked primary", src.where("emails"))
     for i, u in enumerate(desired.users):

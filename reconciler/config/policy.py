@@ -246,14 +246,14 @@ class Policy(_Model):
     target: str | None = Field(None, description="Target name; default: the file name without extension.")
     description: str | None = None
     connection: Connection
-    rule: Rule = Field(default_factory=Rule)
-    removal: Removal = Field(default_factory=Removal)
+    rule: Rule = Field(default_factory=lambda: Rule())
+    removal: Removal = Field(default_factory=lambda: Removal())
     operations: Operations = Field(default_factory=Operations)
     adopt: StrictBool = Field(
         True, description="Match existing accounts by e-mail/userName and take them over (AdoptUser)."
     )
     unmanaged: Literal["ignore", "disable", "delete"] = "ignore"
-    safety: Safety = Field(default_factory=Safety)
+    safety: Safety = Field(default_factory=lambda: Safety())
     state: StateSettings = Field(default_factory=StateSettings)
 
     @field_validator("target")
