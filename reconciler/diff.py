@@ -481,16 +481,15 @@ def _plan_groups(
         tg = ts.groups[gext]
         g = _match_group(gext, tg.spec.previously, tg.spec.display_name, state, by_id, by_ext, by_name,
                          claimed, policy.adopt)
-        desired_ids: dict[str, Member] = {}
+        desired_ids: dict[str, str] = {}  # live id -> user key (Members are built only for changes)
         pending: list[Member] = []
-        for uext in sorted(tg.members):
-            spec = ts.users[uext]
+        for uext in tg.members:
             acct = matched.get(uext)
             if acct is None:
                 if uext in res.absent_keys:
-                    pending.append(Member(key=uext, label=spec.user_name))
+                    pending.append(Member(key=uext, label=ts.users[uext].user_name))
                 continue
-            desired_ids[acct.id] = Member(key=uext, id=acct.id, label=acct.user_name)
+            desired_ids[acct.id] = uext
         keep: set[str] = set()
         for uext in sorted(tg.held):
             # A declared member that left the rule keeps its membership while it is only
@@ -508,7 +507,8 @@ def _plan_groups(
                 CreateGroup(key=gext, reason="declared and selected for this target",
                             after={"displayName": tg.spec.display_name, "externalId": gext})
             )
-            adds = sorted(desired_ids.values(), key=lambda m: m.key) + pending
+            adds = sorted((Member(key=k, id=i, label=matched[k].user_name) for i, k in desired_ids.items()),
+                          key=lambda m: m.key) + sorted(pending, key=lambda m: m.key)
             if adds:
                 res.actions.append(
                     ChangeMembers(key=gext, reason="members of a new group",
@@ -530,7 +530,8 @@ def _plan_groups(
             res.managed_memberships += len(current_set)
         for mid in current_set:
             groups_of[mid].add(gext)
-        adds = [m for i, m in sorted(desired_ids.items()) if i not in current_set] + pending
+        adds = [Member(key=k, id=i, label=matched[k].user_name)
+                for i, k in desired_ids.items() if i not in current_set] + pending
         removes: list[Member] = []
         for mid in sorted(current_set - set(desired_ids) - keep):
             acct = idx.by_id.get(mid)

@@ -104,7 +104,17 @@ def evaluate(group: ConditionGroup | None, user: UserSpec, ctx: RuleContext = EM
 def _holds(c: Condition | ConditionGroup, user: UserSpec, ctx: RuleContext) -> bool:
     if isinstance(c, ConditionGroup):
         return evaluate(c, user, ctx)
-    return _condition(c, user, ctx).result
+    op = c.operator
+    if op == "member_of":
+        return _condition(c, user, ctx).result
+    actual = values_of(user, c.attribute or "", ctx)  # no trace objects on the hot path
+    if op in _NEGATIONS:
+        return not _positive(_NEGATIONS[op], actual, c)
+    if op == "present":
+        return any(_present(v) for v in actual)
+    if op == "absent":
+        return not any(_present(v) for v in actual)
+    return _positive(op, actual, c)
 
 
 def trace(group: ConditionGroup | None, user: UserSpec, ctx: RuleContext = EMPTY_CONTEXT) -> GroupTrace:
@@ -145,7 +155,7 @@ def _present(v: Any) -> bool:
     return v is not None and not (isinstance(v, str) and v.strip() == "")
 
 
-def _positive(op: str, actual: tuple[Any, ...], c: Condition) -> bool:
+def _positive(op: str, actual: tuple[Any, ...] | list[Any], c: Condition) -> bool:
     if op == "is_true":
         return any(_as_bool(v) is True for v in actual)
     if op == "is_false":
