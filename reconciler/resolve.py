@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from reconciler.config.load import DesiredState, Target
 from reconciler.config.models import GroupSpec, UserSpec
-from reconciler.rules import RuleContext, evaluate
+from reconciler.rules import RuleContext, evaluate, uses_groups
 
 
 def user_key(user_name: str) -> str:
@@ -179,8 +179,9 @@ class TargetSet:
 def resolve(desired: DesiredState, target: Target, graph: GroupGraph | None = None) -> TargetSet:
     graph = graph or build_graph(desired)
     flat = flatten(graph)
-    ctx = rule_context(graph, flat)
     user_filter = target.policy.rule.user_filter
+    # memberships per user are only needed by member_of / groups conditions
+    ctx = rule_context(graph, flat) if uses_groups(user_filter) else RuleContext({}, {}, {})
     in_scope: dict[str, UserSpec] = {}
     excluded: dict[str, UserSpec] = {}
     for uid, user in graph.users.items():

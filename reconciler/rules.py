@@ -43,6 +43,19 @@ def _name_part(user: UserSpec, part: str) -> list[Any]:
     return [value] if value is not None else []
 
 
+def uses_groups(group: ConditionGroup | None) -> bool:
+    """Whether a filter needs the users' group memberships (member_of, or the groups attribute)."""
+    if group is None:
+        return False
+    for c in group.conditions:
+        if isinstance(c, ConditionGroup):
+            if uses_groups(c):
+                return True
+        elif c.operator == "member_of" or c.attribute == "groups":
+            return True
+    return False
+
+
 def is_known_path(path: str) -> bool:
     return path in SCALAR_PATHS or path == "groups" or (
         path.startswith("attributes.") and len(path) > len("attributes.")
@@ -208,6 +221,11 @@ def _is_number(v: Any) -> bool:
 
 
 def _equals(a: Any, b: Any, case_sensitive: bool) -> bool:
+    if type(a) is str and type(b) is str:  # the common case, decided without number parsing
+        if a == b:
+            return True
+        if _number(a) is None or _number(b) is None:
+            return not case_sensitive and a.casefold() == b.casefold()
     if _is_number(a) and _is_number(b):
         return bool(a == b)
     na, nb = _number(a), _number(b)
