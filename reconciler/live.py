@@ -120,8 +120,20 @@ def save_snapshot(live: LiveState, path: str | os.PathLike[str]) -> None:
         raise
 
 
+class _SnapshotDoc(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    format: Literal["reconcile-live-snapshot"]
+    format_version: Literal[1]
+    live: LiveState
+
+
 def load_snapshot(path: str | os.PathLike[str]) -> LiveState:
     """A saved snapshot as a LiveState with source="snapshot". ConfigError if unreadable."""
+    try:  # one pass in pydantic-core for a good file; the slow path below explains a bad one
+        doc_ = _SnapshotDoc.model_validate_json(Path(path).read_bytes())
+        return doc_.live.model_copy(update={"source": "snapshot"})
+    except (OSError, ValidationError):
+        pass
     where = SourceRef(str(path))
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))

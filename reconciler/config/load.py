@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from reconciler.config.models import DesiredFile, GroupSpec, UserSpec
 from reconciler.config.policy import OPERATORS, Policy
@@ -74,6 +74,10 @@ class Project:
 
 
 CACHE_DIR = Path(".reconcile") / "cache" / "yaml"
+_LIST_ADAPTERS: dict[str, TypeAdapter[list[Any]]] = {
+    "users": TypeAdapter(list[UserSpec]),
+    "groups": TypeAdapter(list[GroupSpec]),
+}
 
 
 def load_project(root: Path, *, cache: bool = False) -> Project:
@@ -148,11 +152,20 @@ def _load_desired(root: Path, bag: DiagnosticBag, cache_dir: Path | None = None)
                     loaded.where((section,)),
                 )
                 continue
-            for i, item in enumerate(items):
+            try:  # a clean list in one call: much faster than item by item
+                parsed_all = _LIST_ADAPTERS[section].validate_python(items)
+            except ValidationError:
+                parsed_all = None
+            if parsed_all is not None:
+                sink.extend(parsed_all)
+                src.extend(Located(loaded, (section, i)) for i in range(len(items)))
+                continue
+            for i, item in enumerate(items):  # a problem somewhere: find and report every one
                 parsed = _validate(model, item, loaded, (section, i), bag)
                 if parsed is not None:
                     sink.append(parsed)
                     src.append(Located(loaded, (section, i)))
+        loaded.data = None  # the models hold the values now; positions come from the text
     return DesiredState(
         tuple(users),
         tuple(groups),
