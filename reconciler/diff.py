@@ -141,6 +141,8 @@ def same_value(path: str, a: Any, b: Any) -> bool:
     if path == "userName":
         return user_key(str(a)) == user_key(str(b))
     if path == "emails":
+        if a == b:
+            return True
         fa = [user_key(x) for x in a or []]
         fb = [user_key(x) for x in b or []]
         return fa[:1] == fb[:1] and sorted(fa[1:]) == sorted(fb[1:])
@@ -341,7 +343,7 @@ def _plan_status(u: UserSpec, acct: LiveUser, state: State, policy: Policy, res:
 def _unchanged(u: UserSpec, acct: LiveUser, skip_external_id: bool) -> bool:
     if not skip_external_id and acct.external_id != u.external_id:
         return False
-    if user_key(acct.user_name) != user_key(u.user_name):
+    if acct.user_name != u.user_name and user_key(acct.user_name) != user_key(u.user_name):
         return False
     if u.display_name is not None and acct.display_name != u.display_name:
         return False
