@@ -63,6 +63,9 @@ def measure(root: str) -> None:
     from reconciler.policy import Overrides
     from reconciler.state.model import State
 
+    from reconciler.runtime import tune_gc
+
+    tune_gc()  # as the `reconcile` command does
     t0 = time.process_time()
     project = load_project(Path(root), cache=True)
     diags = check_project(project, env={"APP_TOKEN": "x"})

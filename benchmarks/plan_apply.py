@@ -217,6 +217,9 @@ def p4(n_users: int, n_groups: int) -> list[str]:
 
 
 def main() -> int:
+    from reconciler.runtime import tune_gc
+
+    tune_gc()  # as the `reconcile` command does
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--p1-users", type=int, default=10_000)
     ap.add_argument("--p2-users", type=int, default=2_000)

@@ -196,6 +196,9 @@ def schema(kind: str | None, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from reconciler.runtime import tune_gc
+
+    tune_gc()
     try:
         # standalone_mode=False: an error handled with ctx.exit(code) comes back as the value
         rc = cli.main(args=argv, prog_name="reconcile", standalone_mode=False)
