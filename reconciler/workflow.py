@@ -17,7 +17,7 @@ from reconciler.config.checks import check_project
 from reconciler.config.load import Project, Target, load_project
 from reconciler.config.yamlio import ensure_private_dir
 from reconciler.diff import iso
-from reconciler.errors import ConfigError, ReconcilerError, Severity, StalePlanError
+from reconciler.errors import ConfigError, ReconcilerError, ScimError, Severity, StalePlanError
 from reconciler.live import load_snapshot, save_snapshot
 from reconciler.plan import Plan, load_plan, save_plan
 from reconciler.planner import connection_info, git_info, make_plan, utcnow
@@ -59,6 +59,8 @@ def plan_target(
         port = TargetClient(open_client(conn, read_only=True))
         try:
             live = port.read_all()
+        except ScimError as exc:
+            raise _located(target.name, conn.url, exc) from None
         finally:
             port.close()
         if save_live is not None:
@@ -66,6 +68,13 @@ def plan_target(
     return make_plan(
         project, target, live, state, conn, now=utcnow(), overrides=overrides, commit=git_info(project.root)
     )
+
+
+def _located(name: str, url: str, exc: ScimError) -> ReconcilerError:
+    """A SCIM failure with the target it happened on: a CI log shows several targets."""
+    err = type(exc)(f"target {name} ({url}): {exc.args[0] if exc.args else 'request failed'}",
+                    status=exc.status, scim_type=exc.scim_type, detail=exc.detail, method=exc.method, path=exc.path)
+    return err
 
 
 def _progress(echo: Echo) -> Callable[[Outcome, int, int], None]:
@@ -108,6 +117,8 @@ def _apply_one(plan: Plan, root: Path, echo: Echo) -> ApplyResult:
         result = apply_plan(
             plan, port, _store_for_plan(root, plan), now=lambda: iso(utcnow()), progress=_progress(echo), message=message
         )
+    except ScimError as exc:  # the stale check could not read the target: nothing was written
+        raise _located(plan.target, plan.connection.url, exc) from None
     finally:
         port.close()
     echo(render_result(result), nl=False)
@@ -248,6 +259,8 @@ def import_target(
     port = TargetClient(open_client(conn, read_only=True))
     try:
         live = port.read_all()
+    except ScimError as exc:
+        raise _located(target.name, conn.url, exc) from None
     finally:
         port.close()
     report = run_import(
