@@ -293,7 +293,9 @@ def plan(
     if (snapshot is not None or save_live is not None) and len(targets) > 1:
         raise click.UsageError("--snapshot and --save-live need --target (a snapshot is of one target)")
     unsafe = changes = False
-    for t in targets:
+    for n, t in enumerate(targets):
+        if n and fmt == "text":
+            click.echo("")
         p = plan_target(
             project, t, overrides=Overrides(allow_removals, allow_empty), snapshot=snapshot, save_live=save_live
         )
