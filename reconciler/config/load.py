@@ -29,7 +29,7 @@ POLICIES_DIR = "policies"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Located:
     """Where an item came from: its file and the path of the item inside that file."""
 
