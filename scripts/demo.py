@@ -54,6 +54,7 @@ def reconcile(*args: str, env: dict[str, str], check: bool = True) -> int:
 def main() -> int:
     env = dict(os.environ)
     procs: list[subprocess.Popen[bytes]] = []
+    local: list[str] = []  # targets served by a demo server: only these are applied
     try:
         if not env.get("WIKI_SCIM_URL"):
             port, token = free_port(), "demo-" + secrets.token_hex(8)
@@ -63,6 +64,7 @@ def main() -> int:
             wait(f"http://127.0.0.1:{port}/v2/ServiceProviderConfig", p)
             env["WIKI_SCIM_URL"], env["WIKI_SCIM_TOKEN"] = f"http://127.0.0.1:{port}/v2", token
             print(f"wiki: no WIKI_SCIM_URL set, using a local scim2-server on port {port}")
+            local.append("wiki")
         if not env.get("BITWARDEN_SCIM_URL"):
             port, token, org = free_port(), "demo-" + secrets.token_hex(8), "8f4c6a52-1e2b-4c3d-9a8b-7c6d5e4f3a21"
             procs.append(p := subprocess.Popen(
@@ -72,6 +74,7 @@ def main() -> int:
             wait(url + "/Users?startIndex=1&count=1", p)
             env["BITWARDEN_SCIM_URL"], env["BITWARDEN_SCIM_TOKEN"] = url, token
             print(f"bitwarden: no BITWARDEN_SCIM_URL set, using the local Bitwarden test server on port {port}")
+            local.append("bitwarden")
         if DEMO.exists():
             shutil.rmtree(DEMO)
         DEMO.mkdir(parents=True)
@@ -82,10 +85,17 @@ def main() -> int:
         reconcile("explain", "mallory@contractors.example.net", "--root", root, env=env)
         reconcile("test-connection", "--root", root, env=env)
         reconcile("plan", "--root", root, "--out", str(DEMO / "plans"), env=env)
-        plans = sorted(str(p) for p in (DEMO / "plans").glob("*.plan.json"))
-        reconcile("apply", *plans, "--root", root, env=env)
-        reconcile("plan", "--root", root, "--detailed-exitcode", env=env)
-        print("\nThe second plan has no changes: the targets match the desired state.")
+        # a real target (its URL variable set) is only planned: the demo never changes it
+        plans = sorted(str(DEMO / "plans" / f"{t}.plan.json") for t in local)
+        if plans:
+            reconcile("apply", *plans, "--root", root, env=env)
+            for t in local:
+                reconcile("plan", "--root", root, "--target", t, "--detailed-exitcode", env=env)
+            print(f"\nThe second plan has no changes: {', '.join(local)} match the desired state.")
+        skipped = sorted({"wiki", "bitwarden"} - set(local))
+        if skipped:
+            print(f"Not applied to {', '.join(skipped)} (a real target): review the plan, then "
+                  f"`reconcile apply {DEMO / 'plans'}/<target>.plan.json --root {root}`.")
         return 0
     finally:
         for p in procs:
