@@ -63,7 +63,8 @@ def test_kill_minus_nine_at_random_points(tmp_path: Path, scim2_tenant: Any) -> 
                                  "--root", str(tmp_path)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         began = time.monotonic()
         budget = (sum(durations) / len(durations)) if durations else 1.5
-        time.sleep(rng.uniform(0.3, max(0.4, budget)))
+        # a point inside the apply: after start-up, before the typical end
+        time.sleep(rng.uniform(0.3, max(0.4, 0.8 * budget)))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
