@@ -1,4 +1,10 @@
-"""Filter attribute maps: by default django-scim2 matches nothing for externalId (scim-servers.md)."""
+"""Filter attribute maps. Out of the box django-scim2 matches nothing for `externalId eq` and
+cannot filter groups at all (scim-servers.md §6).
+
+Group displayName maps to `name`, the column the server returns and PUT changes; the mixin's
+`scim_display_name` is written only when a group is created, so a filter on it would miss a
+renamed group.
+"""
 
 from django_scim.filters import GroupFilterQuery, UserFilterQuery
 
@@ -13,7 +19,7 @@ class UserFilter(UserFilterQuery):
 
 class GroupFilter(GroupFilterQuery):
     attr_map = {
-        ("displayName", None, None): "scim_display_name",
+        ("displayName", None, None): "name",
         ("externalId", None, None): "scim_external_id",
         ("id", None, None): "scim_id",
     }

@@ -27,7 +27,7 @@ DATABASES = {
 AUTH_USER_MODEL = "scimapp.User"
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 SCIM_SERVICE_PROVIDER = {
-    "NETLOC": "localhost",
+    "NETLOC": os.environ.get("DJANGO_SCIM_NETLOC", "localhost"),  # meta.location host:port
     "SCHEME": "http",
     "GROUP_MODEL": "tests.servers.django_scim.scimapp.models.Group",
     "USER_FILTER_PARSER": "tests.servers.django_scim.filters.UserFilter",
