@@ -6,6 +6,7 @@ so that apply never handles wire formats. 404 on a delete is "already gone", not
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -16,6 +17,9 @@ from reconciler.plan import ConnectionInfo
 from reconciler.scim.client import ScimClient
 from reconciler.scim.profiles import get_profile
 from reconciler.scim.wire import to_live_group, to_live_user
+
+
+log = logging.getLogger(__name__)
 
 
 def open_client(conn: ConnectionInfo, *, read_only: bool, env: Mapping[str, str] | None = None) -> ScimClient:
@@ -67,6 +71,7 @@ class TargetClient:
         self.profile = client.profile
         self.profile_name = client.profile.name
         self.concurrency = client.profile.concurrency
+        self._rename_by_put = False
 
     def close(self) -> None:
         self.client.close()
@@ -123,9 +128,26 @@ class TargetClient:
         return to_live_group(self.client.create_group(body), members_readable=False)
 
     def update_group(self, scim_id: str, display_name: str | None, external_id: str | None) -> None:
-        self.client.patch_group(
-            scim_id, self.profile.group_rename_ops(display_name=display_name, external_id=external_id)
+        """Rename by PATCH; a server that refuses it (400/501, e.g. django-scim2) gets a PUT with the
+        members just read back, so that the full replace keeps them. The switch is remembered."""
+        if not self._rename_by_put:
+            try:
+                self.client.patch_group(
+                    scim_id, self.profile.group_rename_ops(display_name=display_name, external_id=external_id)
+                )
+                return
+            except ScimError as exc:
+                if exc.status not in (400, 501) or not self.profile.members_readable:
+                    raise  # Bitwarden renames by PATCH; a PUT there could not carry the members
+                log.warning("the server refused a group rename by PATCH (%s); renaming by PUT from now on", exc.status)
+                self._rename_by_put = True
+        current = self.client.get_group(scim_id)
+        body = self.profile.group_replace_body(
+            display_name=display_name or current.display_name or "",
+            external_id=external_id if external_id is not None else current.external_id,
+            members=[m.value for m in current.members or () if m.value],
         )
+        self.client.replace_group(scim_id, body, etag=current.meta.version if current.meta else None)
 
     def delete_group(self, scim_id: str) -> bool:
         return _unless_404(lambda: _done(self.client.delete_group, scim_id)) is not None

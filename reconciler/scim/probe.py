@@ -164,6 +164,8 @@ def _yn(value: bool) -> str:
 def _fmt(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, set | frozenset | list | tuple):
+        return "[" + ", ".join(sorted(str(v) for v in value)) + "]"
     return str(value)
 
 

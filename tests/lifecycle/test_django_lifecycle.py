@@ -141,9 +141,6 @@ def test_test_connection(project: Project, django_tenant: Any) -> None:
     assert django_tenant.token not in r.output
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product: a group rename is a PATCH replace displayName, which django-scim2 answers 501 "
-    "(it only renames by PUT); apply fails and every later plan proposes the rename again"))
 def test_group_rename(project: Project, django_tenant: Any) -> None:
     project.converge()
     project.write(groups=GROUPS.replace("displayName: Engineering", "displayName: Engineering Team"))
@@ -155,9 +152,6 @@ def test_group_rename(project: Project, django_tenant: Any) -> None:
         users[k]["id"] for k in ("u-ann", "u-ben", "u-eve", "u-dan")}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product: test-connection prints user_writable as a Python frozenset repr, in hash order "
-    "(differs between runs); expected a sorted list like the other capabilities"))
 def test_test_connection_lists_user_writable_sorted(project: Project) -> None:
     r = project.run("test-connection", "--root", "{root}")
     assert "frozenset" not in r.output
