@@ -352,6 +352,8 @@ def _unchanged(u: UserSpec, acct: LiveUser, skip_external_id: bool) -> bool:
         or (u.name.family_name is not None and acct.family_name != u.name.family_name)
     ):
         return False
+    if u.emails is None and not acct.emails:
+        return True  # nothing declared, nothing there (e.g. a service account without e-mail)
     return same_value("emails", list(acct.emails), u.email_values())
 
 
@@ -373,6 +375,8 @@ def _plan_update(
     for path in ("externalId", "userName", "displayName", "name.givenName", "name.familyName", "emails"):
         if path not in want or (path == "externalId" and skip_external_id):
             continue
+        if path == "emails" and u.emails is None and not acct.emails:
+            continue  # no e-mail declared and none on the target: nothing to converge
         if same_value(path, have.get(path), want[path]):
             continue
         if path in caps.user_writable:
@@ -519,7 +523,11 @@ def _plan_groups(
             continue
         claimed.add(g.id)
         res.touched_groups[g.id] = g
-        _plan_group_update(gext, tg.spec.display_name, g, policy, res)
+        rec = state.groups.get(gext)
+        # adopted into the state (import --adopt) without an externalId on the target: ownership
+        # is the state's record, as for users; nothing needs writing
+        keep_ext = rec is not None and rec.origin == "adopted" and rec.id == g.id and not g.external_id
+        _plan_group_update(gext, tg.spec.display_name, g, policy, res, keep_external_id=keep_ext)
         current = _current_members(gext, g, state, caps)
         if current is None:
             res.warnings.append(
@@ -607,11 +615,13 @@ def _match_group(
     return None
 
 
-def _plan_group_update(gext: str, name: str, g: LiveGroup, policy: Policy, res: DiffResult) -> None:
+def _plan_group_update(
+    gext: str, name: str, g: LiveGroup, policy: Policy, res: DiffResult, *, keep_external_id: bool = False
+) -> None:
     changes = []
     if g.display_name != name:
         changes.append(FieldChange(path="displayName", before=g.display_name, after=name))
-    if g.external_id != gext:
+    if g.external_id != gext and not keep_external_id:
         changes.append(FieldChange(path="externalId", before=g.external_id, after=gext))
     if not changes:
         return

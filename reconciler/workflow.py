@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -252,7 +253,7 @@ def forget_account(root: Path, target: Target, account: str) -> str:
 def import_target(
     project: Project, target: Target, *, out: Path | None, merge: bool, include_unmanaged: bool, adopt: bool
 ) -> str:
-    from reconciler.bootstrap import run_import
+    from reconciler.importer import run_import
 
     conn = connection_info(target)
     store = open_target_store(project.root, target)
@@ -263,12 +264,17 @@ def import_target(
         raise _located(target.name, conn.url, exc) from None
     finally:
         port.close()
-    report = run_import(
-        root=project.root, target=target.name, live=live, state=store.load(), out=out, merge=merge,
-        include_unmanaged=include_unmanaged, adopt=adopt, when=iso(utcnow()), profile=conn.profile,
-    )
-    if report.adopted_state is not None:
-        with store.session(None, f"import --adopt {target.name}") as writer:
-            writer.save(report.adopted_state.model_copy(update={"serial": writer.state.serial,
-                                                                "lineage": writer.state.lineage}))
-    return report.render()
+
+    def run(state: State) -> Any:
+        return run_import(
+            root=project.root, target_name=target.name, live=live, state=state, out=out, merge=merge,
+            include_unmanaged=include_unmanaged, adopt=adopt, now=utcnow(), profile=conn.profile,
+        )
+
+    if not adopt:
+        return str(run(store.load()).text)
+    with store.session(None, f"import --adopt {target.name}") as writer:  # state read under the lock
+        report = run(writer.state)
+        if report.adopted_state is not None:
+            writer.save(report.adopted_state)
+    return str(report.text)

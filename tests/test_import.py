@@ -1,5 +1,6 @@
-"""`reconcile import`: seed a real org, import it, plan: zero actions; a one-line change gives
-exactly one action; --merge leaves existing text byte for byte."""
+"""`reconcile import` through the CLI on real servers: import, plan: zero actions; a one-line change
+gives exactly one action; --merge into a hand-written file keeps every original line in order.
+(The importer's exact-text merge tests are in tests/test_importer.py.)"""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.bootstrap import merge_text
 from tests.lifecycle.project import Project, kinds
 from tests.scim.helpers import bulk_create_users, create_group
 
@@ -97,26 +97,6 @@ def test_import_on_bitwarden_uses_state_for_members(tmp_path: Path, bitwarden_se
     assert org.writes() == []
     # the members Bitwarden never returns stay unknown: a warning on the plan, never a removal
     assert sum("members cannot be read from bitwarden" in w for w in plan["warnings"]) == 6
-
-
-def test_merge_keeps_existing_text_byte_for_byte(tmp_path: Path) -> None:
-    original = (HERE / "importer" / "handwritten.yaml").read_text()
-    merged = merge_text(original, "users", [{"externalId": "u-003", "userName": "user003@example.com",
-                                             "name": {"givenName": "Ann", "familyName": "O'Neil"}}])
-    merged = merge_text(merged, "groups", [{"externalId": "grp-a", "displayName": "Alpha", "members": ["u-003"]}])
-    assert merged == original.replace(
-        '    members: ["u-002"]\n',
-        '    members: ["u-002"]\n'
-        "  - externalId: grp-a\n"
-        "    displayName: Alpha\n"
-        "    members: [u-003]\n",
-    ).replace(
-        "    - {externalId: u-001, userName: user001@example.com}\n",
-        "    - {externalId: u-001, userName: user001@example.com}\n"
-        "    - externalId: u-003\n"
-        "      userName: user003@example.com\n"
-        "      name: {givenName: Ann, familyName: \"O'Neil\"}\n",
-    )
 
 
 def test_merge_into_a_real_project(scim2_project: Project) -> None:
