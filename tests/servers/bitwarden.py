@@ -1,6 +1,6 @@
 """A faithful stand-in for Bitwarden's SCIM 2.0 API (server 2026.8.0), for tests.
 
-Spec: ``/work/shared/docs/bitwarden-scim.md``. Run it in-process::
+Spec: ``shared/docs/bitwarden-scim.md (beside the repository)``. Run it in-process::
 
     with BitwardenServer() as server:          # 127.0.0.1, free port, one org
         httpx.get(server.base_url + "/Users", headers={"Authorization": f"Bearer {server.token}"})

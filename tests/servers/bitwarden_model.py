@@ -5,7 +5,7 @@ queries, request models), this module plays ``src/Core`` and the SQL procedures 
 (revoke v1/v2, restore v1, invite seat and owner checks, ``GroupUser_*``, ``HasConfirmedOwnersExcept``).
 It also holds what a test needs around that: switches (:class:`Settings`), the request log, fault
 rules, and hooks to seed members and play the person or the admin. All from
-``/work/shared/docs/bitwarden-scim.md``, checked against the server source at the spec's commit.
+``shared/docs/bitwarden-scim.md (beside the repository)``, checked against the server source at the spec's commit.
 
 Objects here are not thread-safe: the HTTP server serialises every access with one lock.
 Python standard library only.

@@ -1,5 +1,5 @@
 """Tests of the Bitwarden SCIM stand-in, over real HTTP. Each names the spec section it checks
-(``/work/shared/docs/bitwarden-scim.md``); "source" marks a rule read from the server code at the
+(``shared/docs/bitwarden-scim.md (beside the repository)``); "source" marks a rule read from the server code at the
 spec's commit rather than stated in the spec."""
 
 from __future__ import annotations
