@@ -7,81 +7,20 @@ plan, failed actions); 2 changes present (only with --detailed-exitcode); 3 an u
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import sys
-import traceback
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
 from reconciler import __version__
 from reconciler.config.checks import check_project
 from reconciler.config.load import Project, Target, load_project
+from reconciler.cli_common import ScrubFilter, echo_diagnostics, handle_errors, root_option
 from reconciler.errors import ConfigError, Diagnostic, ReconcilerError, Severity
 
-F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("reconciler")
-
-
-def _echo_diagnostics(diags: list[Diagnostic]) -> None:
-    for d in diags:
-        click.echo(d.render(), err=True)
-
-
-def handle_errors(fn: F) -> F:
-    """Map errors to exit codes once, for every command (pre-commit's error_handler)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        ctx = click.get_current_context()
-        debug = bool(ctx.find_root().params.get("debug"))
-        try:
-            return fn(*args, **kwargs)
-        except ConfigError as exc:
-            _echo_diagnostics(exc.diagnostics())
-            errors = sum(1 for d in exc.diagnostics() if d.severity is Severity.ERROR)
-            click.echo(f"error: {errors} problem(s) found; nothing was changed", err=True)
-            ctx.exit(1)
-        except ReconcilerError as exc:
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(1)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            ctx.exit(130)
-        except click.exceptions.Exit:
-            raise
-        except click.ClickException:
-            raise
-        except Exception as exc:  # a bug: say so plainly, details only with --debug
-            click.echo(
-                f"internal error: {type(exc).__name__}: {_scrub(str(exc))} "
-                "(this is a bug in reconcile; rerun with --debug for details)",
-                err=True,
-            )
-            if debug:
-                click.echo(_scrub(traceback.format_exc()), err=True)
-            ctx.exit(3)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _scrub(text: str) -> str:
-    """Remove the values of every configured token variable from text (defence in depth)."""
-    for name, value in os.environ.items():
-        if value and len(value) >= 8 and ("TOKEN" in name.upper() or "SECRET" in name.upper()):
-            text = text.replace(value, "***")
-    return text
-
-
-class _ScrubFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = _scrub(record.getMessage())
-        record.args = ()
-        return True
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -90,22 +29,13 @@ class _ScrubFilter(logging.Filter):
 def cli(debug: bool) -> None:
     """reconcile: membership-as-code for SCIM 2.0."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(_ScrubFilter())
+    handler.addFilter(ScrubFilter())
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.WARNING)
     if debug:  # httpx logs URLs only, never headers; keep httpcore's wire chatter out
         logging.getLogger("httpcore").setLevel(logging.INFO)
-
-
-root_option = click.option(
-    "--root",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Project directory holding desired-state/ and policies/.",
-)
 
 
 def load_checked(
@@ -135,7 +65,7 @@ def validate(root: Path) -> None:
     """Check desired-state and policy files; report every problem at once."""
     project, diags = load_checked(root, fail_on_error=False)
     diags = sorted(diags, key=Diagnostic.sort_key)
-    _echo_diagnostics(diags)
+    echo_diagnostics(diags)
     errors = sum(1 for d in diags if d.severity is Severity.ERROR)
     warnings = len(diags) - errors
     if errors:

@@ -8,16 +8,13 @@ any output: errors are scrubbed before they are printed.
 
 from __future__ import annotations
 
-import functools
 import os
-import traceback
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
-from reconciler.errors import ConfigError, ReconcilerError
+from reconciler.cli_common import handle_errors, root_option
+from reconciler.errors import ReconcilerError
 from reconciler.github.api import GitHub, GitHubPermissionError
 from reconciler.github.bodies import check_marker, compose, has_marker, redact_text
 from reconciler.github.reviewed import fetch_reviewed, merged_pull_for_commit
@@ -30,48 +27,10 @@ from reconciler.github.runner import (
     should_redact,
 )
 
-F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_AUTHOR = "github-actions[bot]"
 PLAN_WORKFLOW = "reconcile-plan.yml"
 
 
-def _scrub(text: str) -> str:
-    for name in ("GITHUB_TOKEN", "GH_TOKEN"):
-        value = os.environ.get(name, "")
-        if len(value) >= 8:
-            text = text.replace(value, "***")
-    return text
-
-
-def _handle(fn: F) -> F:
-    """Map errors to exit codes and scrubbed one-line messages, once for every command.
-
-    SystemExit rather than ctx.exit(): it reaches the console script's exit status whether the
-    group runs standalone or inside `reconcile` (whose main() runs click with standalone_mode off).
-    """
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        ctx = click.get_current_context()
-        try:
-            return fn(*args, **kwargs)
-        except ConfigError as exc:
-            for d in exc.diagnostics():
-                click.echo(_scrub(d.render()), err=True)
-            click.echo("error: the configuration has problems (see above)", err=True)
-            raise SystemExit(1) from None
-        except ReconcilerError as exc:
-            click.echo(_scrub(f"error: {exc}"), err=True)
-            raise SystemExit(1) from None
-        except (click.exceptions.Exit, click.ClickException):
-            raise
-        except Exception as exc:  # noqa: BLE001 - a bug: say so plainly, details only with --debug
-            click.echo(_scrub(f"internal error: {type(exc).__name__}: {exc} (this is a bug in reconcile)"), err=True)
-            if ctx.find_root().params.get("debug"):
-                click.echo(_scrub(traceback.format_exc()), err=True)
-            raise SystemExit(3) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _client() -> GitHub:
@@ -126,7 +85,7 @@ def github() -> None:
     is_flag=True,
     help=f"Print `--redact` when plans must be redacted (not private, or {REDACT_SETTING}=always), else nothing.",
 )
-@_handle
+@handle_errors
 def visibility_cmd(redact_flag: bool) -> None:
     """Print the repository's visibility: public, private or internal."""
     with _client() as gh:
@@ -151,7 +110,7 @@ def visibility_cmd(redact_flag: bool) -> None:
     help="If the token may not comment (a fork's read-only token), warn and exit 0.",
 )
 @summary_option
-@_handle
+@handle_errors
 def comment_cmd(
     number: int, marker: str, body_file: Path, author: str, failed: bool, note: str | None, best_effort: bool,
     summary: bool,
@@ -198,7 +157,7 @@ def comment_cmd(
     help="The check came back clean: close the open issue, if any, with the body as a last comment.",
 )
 @summary_option
-@_handle
+@handle_errors
 def issue_cmd(
     label: str, title: str | None, body_file: Path, author: str, failed: bool, close_if_clean: bool, summary: bool
 ) -> None:
@@ -238,7 +197,7 @@ def issue_cmd(
 
 @github.command("pr-for-commit")
 @click.argument("sha")
-@_handle
+@handle_errors
 def pr_for_commit_cmd(sha: str) -> None:
     """Print the number of the merged pull request whose merge commit is SHA (exit 1 if none)."""
     with _client() as gh:
@@ -250,7 +209,7 @@ def pr_for_commit_cmd(sha: str) -> None:
 @click.option("--name", required=True, help="Artifact name, e.g. reconcile-plans.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Directory to unzip into.")
 @click.option("--workflow", default=PLAN_WORKFLOW, show_default=True, help="File name of the plan workflow.")
-@_handle
+@handle_errors
 def artifact_cmd(number: int, name: str, out: Path, workflow: str) -> None:
     """Download the artifact NAME of the newest successful plan run for the PR's head commit."""
     with _client() as gh:
@@ -265,14 +224,8 @@ def artifact_cmd(number: int, name: str, out: Path, workflow: str) -> None:
 
 
 @github.command("preflight")
-@click.option(
-    "--root",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Project directory holding desired-state/ and policies/.",
-)
-@_handle
+@root_option
+@handle_errors
 def preflight_cmd(root: Path) -> None:
     """Check every target can run in this job (token set, state in git); mask the tokens."""
     report = preflight(root, os.environ)
@@ -299,7 +252,7 @@ def preflight_cmd(root: Path) -> None:
 )
 @click.option("--redact", is_flag=True, help="Mask e-mails and externalIds.")
 @click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True, help="Users explained at most.")
-@_handle
+@handle_errors
 def explain_changes_cmd(base: str, out: Path, root: Path, redact: bool, limit: int) -> None:
     """Validate, then explain every user the change affects (offline: for fork pull requests)."""
     from reconciler.github.changes import fork_report
@@ -319,7 +272,7 @@ def explain_changes_cmd(base: str, out: Path, root: Path, redact: bool, limit: i
 @click.option("--title", help="A heading above the text.")
 @click.option("--code", is_flag=True, help="Show the text as a code block (command output).")
 @click.option("--redact", is_flag=True, help="Mask e-mail addresses.")
-@_handle
+@handle_errors
 def summary_cmd(body_file: Path, title: str | None, code: bool, redact: bool) -> None:
     """Append a file to this step's summary ($GITHUB_STEP_SUMMARY)."""
     text = _read(body_file).rstrip("\n")

@@ -33,7 +33,7 @@ import ssl
 import threading
 import time
 from collections import Counter
-from collections.abc import Generator, Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
