@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -420,6 +420,3 @@ def apply_plan(
         finally:
             run.flush()
 
-
-def iter_failures(result: ApplyResult) -> Iterable[Outcome]:
-    return (o for o in result.outcomes if o.status == "failed")

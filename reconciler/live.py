@@ -6,7 +6,6 @@ Made by `fetch_live` (network, read-only) and by `load_snapshot` (a saved JSON c
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -44,9 +43,6 @@ class LiveUser(_Frozen):
     version: str | None = None
     """meta.version / ETag when the server gives one."""
 
-    def fingerprint(self) -> str:
-        """Content hash of the normalised representation: changes when anything we read changes."""
-        return _digest(self.model_dump(mode="json"))
 
 
 class LiveGroup(_Frozen):
@@ -57,8 +53,6 @@ class LiveGroup(_Frozen):
     """Member SCIM ids, sorted; None when the server never returns members (Bitwarden)."""
     version: str | None = None
 
-    def fingerprint(self) -> str:
-        return _digest(self.model_dump(mode="json"))
 
 
 class LiveState(_Frozen):
@@ -67,11 +61,6 @@ class LiveState(_Frozen):
     members_readable: bool = True
     """False when the profile says group members are never returned (Bitwarden)."""
     source: Literal["server", "snapshot"] = "server"
-
-
-def _digest(obj: object) -> str:
-    data = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(data.encode()).hexdigest()[:32]
 
 
 def fetch_live(client: ScimClient) -> LiveState:
