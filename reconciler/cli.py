@@ -34,6 +34,10 @@ def cli(debug: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    # each run decides its own verbosity: levels an embedding program (or an earlier run in the
+    # same process) left on these loggers must not leak debug lines into the output
+    for name in ("reconciler", "httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.NOTSET)
     if debug:  # httpx logs URLs only, never headers; keep httpcore's wire chatter out
         logging.getLogger("httpcore").setLevel(logging.INFO)
 
