@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.dataclasses import dataclass
 
 from reconciler.errors import ConfigError, Diagnostic, SourceRef
 
@@ -30,7 +31,14 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class LiveUser(_Frozen):
+# One per account and per group: validated, frozen, and slotted. A pydantic dataclass with
+# slots holds its fields and nothing else, where a BaseModel also carries an instance dict and a
+# set of the fields given (~1 KB per account, 100 MB at 100,000 accounts; docs/benchmarks.md).
+_ITEM_CONFIG = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_ITEM_CONFIG)
+class LiveUser:
     id: str
     external_id: str | None = None
     user_name: str
@@ -44,15 +52,14 @@ class LiveUser(_Frozen):
     """meta.version / ETag when the server gives one."""
 
 
-
-class LiveGroup(_Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True, config=_ITEM_CONFIG)
+class LiveGroup:
     id: str
     external_id: str | None = None
     display_name: str
     members: tuple[str, ...] | None = None
     """Member SCIM ids, sorted; None when the server never returns members (Bitwarden)."""
     version: str | None = None
-
 
 
 class LiveState(_Frozen):

@@ -6,6 +6,7 @@ scim2-server does with the requests apply sends; it is not a substitute for the 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from reconciler.live import LiveGroup, LiveState, LiveUser
@@ -36,23 +37,23 @@ def simulate(live: LiveState, state: State, actions: list[Any], now: str) -> tup
                 tuple(c.after) if c.path == "emails" else c.after
                 for c in a.changes
             }
-            users[a.id] = u.model_copy(update=upd)
+            users[a.id] = replace(u, **upd)
         elif a.kind == "adopt_user":
-            users[a.id] = users[a.id].model_copy(update={"external_id": a.key})
+            users[a.id] = replace(users[a.id], external_id=a.key)
         elif a.kind in ("disable_user", "restore_user"):
-            users[a.id] = users[a.id].model_copy(update={"active": a.kind == "restore_user"})
+            users[a.id] = replace(users[a.id], active=a.kind == "restore_user")
         elif a.kind == "delete_user":
             del users[a.id]
             for gid, g in groups.items():
                 if g.members and a.id in g.members:
-                    groups[gid] = g.model_copy(update={"members": tuple(m for m in g.members if m != a.id)})
+                    groups[gid] = replace(g, members=tuple(m for m in g.members if m != a.id))
         elif a.kind == "create_group":
             scim_id = f"simg-{a.key}"
             groups[scim_id] = LiveGroup(id=scim_id, external_id=a.key, display_name=a.after["displayName"], members=())
             new_ids["group:" + a.key] = scim_id
         elif a.kind == "update_group":
             upd = {{"displayName": "display_name", "externalId": "external_id"}[c.path]: c.after for c in a.changes}
-            groups[a.id] = groups[a.id].model_copy(update=upd)
+            groups[a.id] = replace(groups[a.id], **upd)
         elif a.kind == "delete_group":
             del groups[a.id]
         elif a.kind == "change_members":
@@ -61,7 +62,7 @@ def simulate(live: LiveState, state: State, actions: list[Any], now: str) -> tup
             members = set(g.members or ())
             members |= {m.id or new_ids[m.key] for m in a.add}
             members -= {m.id for m in a.remove}
-            groups[scim_id] = g.model_copy(update={"members": tuple(sorted(members))})
+            groups[scim_id] = replace(g, members=tuple(sorted(members)))
         if a.kind == "create_group":
             scim_id = new_ids["group:" + a.key]
         state = state_after(state, a, scim_id=scim_id, now=now, member_ids=new_ids)

@@ -22,7 +22,7 @@ POOL = [f"p{i}" for i in range(8)]
 
 
 def desired_user(name: str, dept: str, display: str | None, active: bool | None) -> UserSpec:
-    return UserSpec.model_validate(
+    return UserSpec.validate(
         {"externalId": f"ext-{name}", "userName": f"{name}@example.com", "displayName": display,
          "active": active, "attributes": {"dept": dept}}
     )
@@ -39,7 +39,7 @@ def worlds(draw: Any) -> tuple[DesiredState, Target, LiveState]:
     groups = []
     for gi in range(draw(st.integers(0, 3))):
         members = draw(st.lists(st.sampled_from(names), unique=True)) if names else []
-        groups.append(GroupSpec.model_validate(
+        groups.append(GroupSpec.validate(
             {"externalId": f"g{gi}", "displayName": f"Group {gi}", "members": [f"{m}@example.com" for m in members]}
         ))
     live_users = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import random
 import re
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -443,7 +444,7 @@ def test_merge_adopts_declared_accounts_without_writing_them_again(tmp_path: Pat
     an account declared with another externalId than the target's is left for the plan to adopt."""
     root, path, _ = hand_project(tmp_path)
     live = people_org()
-    users = tuple(u.model_copy(update={"external_id": "u-999"}) if u.id == "id-carol" else u for u in live.users)
+    users = tuple(replace(u, external_id="u-999") if u.id == "id-carol" else u for u in live.users)
     live = live.model_copy(update={"users": users})
     report = do_import(root, live, merge=True, adopt=True, include_unmanaged=True)
     assert report.users == 3  # dave, erin, frank (generated key)

@@ -12,7 +12,7 @@ from reconciler.config.models import UserSpec
 from reconciler.config.policy import Condition, ConditionGroup
 from reconciler.rules import RuleContext, evaluate, values_of
 
-ALICE = UserSpec.model_validate(
+ALICE = UserSpec.validate(
     {
         "externalId": "00u1",
         "userName": "Alice@Example.com",
@@ -105,7 +105,7 @@ def test_multivalued_matches_any_value() -> None:
 
 
 def test_default_email_is_the_username() -> None:
-    bob = UserSpec.model_validate({"externalId": "b", "userName": "bob@example.com"})
+    bob = UserSpec.validate({"externalId": "b", "userName": "bob@example.com"})
     assert values_of(bob, "emails.value") == ["bob@example.com"]
     assert values_of(bob, "emails.type") == ["work"]
 
@@ -125,7 +125,7 @@ ATOMS = [
     {"attribute": "attributes.tags", "operator": "in", "value": ["vpn"]},
 ]
 users = st.builds(
-    lambda cc, lvl, mail, dn, tags: UserSpec.model_validate(
+    lambda cc, lvl, mail, dn, tags: UserSpec.validate(
         {
             "externalId": "x",
             "userName": mail,

@@ -7,6 +7,7 @@ target each) and returns a `Project` plus all diagnostics; it never raises for b
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import os
 import re
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from reconciler.config.models import DesiredFile, GroupSpec, UserSpec
 from reconciler.config.policy import OPERATORS, Policy
@@ -246,11 +247,16 @@ def _type_name(value: Any) -> str:
     }.get(type(value), type(value).__name__)
 
 
+@functools.cache
+def _adapter(model: type[Any]) -> TypeAdapter[Any]:
+    return TypeAdapter(model)
+
+
 def _validate(
-    model: type[BaseModel], data: Any, loaded: LoadedYaml, base: PathKey, bag: DiagnosticBag
+    model: type[Any], data: Any, loaded: LoadedYaml, base: PathKey, bag: DiagnosticBag
 ) -> Any:
     try:
-        return model.model_validate(data)
+        return _adapter(model).validate_python(data)
     except ValidationError as exc:
         _report(exc.errors(include_url=False), loaded, base, model, bag, data)
         return None
@@ -266,7 +272,7 @@ def _report(
     errors: Iterable[Mapping[str, Any]],
     loaded: LoadedYaml,
     base: PathKey,
-    model: type[BaseModel],
+    model: type[Any],
     bag: DiagnosticBag,
     data: Any = None,
 ) -> None:
@@ -276,7 +282,7 @@ def _report(
         loc = _data_path(data, tuple(err["loc"]))
         path = base + loc
         kind = err["type"]
-        if kind == "extra_forbidden":
+        if kind in ("extra_forbidden", "unexpected_keyword_argument"):  # model, dataclass
             key = str(loc[-1]) if loc else "?"
             allowed = _allowed_keys(model, loc[:-1])
             hint = _did_you_mean(key, allowed)
@@ -343,12 +349,12 @@ def _is_tag(part: str) -> bool:
     return part in ("condition", "group") or "[" in part or part.startswith("function-")
 
 
-def _allowed_keys(model: type[BaseModel], loc: PathKey) -> set[str]:
+def _allowed_keys(model: type[Any], loc: PathKey) -> set[str]:
     models = {model}
     for part in loc:
         if isinstance(part, int):
             continue
-        nxt: set[type[BaseModel]] = set()
+        nxt: set[type[Any]] = set()
         for m in models:
             f = _field(m, part)
             if f is not None:
@@ -358,22 +364,23 @@ def _allowed_keys(model: type[BaseModel], loc: PathKey) -> set[str]:
             return set()
     keys: set[str] = set()
     for m in models:
-        for name, f in m.model_fields.items():
+        for name, f in m.__pydantic_fields__.items():
             keys.add(f.alias or name)
     return keys
 
 
-def _field(model: type[BaseModel], key: str) -> Any:
-    for name, f in model.model_fields.items():
+def _field(model: type[Any], key: str) -> Any:
+    for name, f in model.__pydantic_fields__.items():
         if key in (name, f.alias):
             return f
     return None
 
 
-def _models_in(annotation: Any) -> set[type[BaseModel]]:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+def _models_in(annotation: Any) -> set[type[Any]]:
+    """The models and pydantic dataclasses in a field's annotation."""
+    if isinstance(annotation, type) and hasattr(annotation, "__pydantic_fields__"):
         return {annotation}
-    found: set[type[BaseModel]] = set()
+    found: set[type[Any]] = set()
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
         return _models_in(typing.get_args(annotation)[0])

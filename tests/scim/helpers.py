@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -108,7 +108,7 @@ def expected_user(uid: str, body: dict[str, Any], version: str | None = None) ->
 
 
 def without_versions(items: Iterable[LiveUser | LiveGroup]) -> list[Any]:
-    return [i.model_copy(update={"version": None}) for i in items]
+    return [replace(i, version=None) for i in items]
 
 
 def list_page(resources: list[dict[str, Any]], total: int, *, key: str = "Resources", start: int = 1,
