@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.config.load import DesiredState, Located, Target
+from reconciler.config.load import DesiredState, Located, Sources, Target
 from reconciler.config.models import GroupSpec, UserSpec
 from reconciler.config.policy import Policy
 from reconciler.diff import GENERIC, compute_actions
@@ -62,7 +62,7 @@ def worlds(draw: Any) -> tuple[DesiredState, Target, LiveState]:
         "unmanaged": draw(st.sampled_from(["ignore", "disable", "delete"])),
         "safety": {"max_user_removals": "100%", "max_membership_removals": "100%"},
     })
-    desired = DesiredState(tuple(users), tuple(groups), (), (), "d", ())
+    desired = DesiredState(tuple(users), tuple(groups), Sources(), Sources(), "d", ())
     target = Target("t", policy, Located(None, ()))  # type: ignore[arg-type]
     return desired, target, LiveState(users=tuple(live_users), groups=tuple(live_groups))
 

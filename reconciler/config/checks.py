@@ -33,34 +33,38 @@ def check_project(project: Project, env: Mapping[str, str] | None = None) -> lis
 def _check_users(desired: DesiredState, bag: DiagnosticBag) -> None:
     by_id: dict[str, int] = {}
     by_name: dict[str, int] = {}
+    sources = desired.user_sources  # looked up only to report a problem: clean users cost nothing
     for i, u in enumerate(desired.users):
-        src = desired.user_sources[i]
         if u.external_id in by_id:
-            first = desired.user_sources[by_id[u.external_id]].where("externalId")
+            first = sources[by_id[u.external_id]].where("externalId")
             bag.error(
                 f"duplicate externalId '{u.external_id}' (also at {first})",
-                src.where("externalId"),
+                sources[i].where("externalId"),
                 "externalIds are unique identities: give each user its own",
             )
         else:
             by_id[u.external_id] = i
         key = user_key(u.user_name)
         if key in by_name:
-            first = desired.user_sources[by_name[key]].where("userName")
+            first = sources[by_name[key]].where("userName")
             bag.error(
                 f"duplicate userName '{u.user_name}' (also at {first}; userNames ignore case)",
-                src.where("userName"),
+                sources[i].where("userName"),
             )
         else:
             by_name[key] = i
-        if "@" in u.user_name:
-            _check_email(u.user_name, functools.partial(src.where, "userName"), bag)
-        for j, e in enumerate(u.emails or ()):
-            _check_email(e.value, functools.partial(src.where, "emails", j, "value"), bag)
-        if u.emails and sum(1 for e in u.emails if e.primary) > 1:
-            bag.error("more than one e-mail is marked primary", src.where("emails"))
+        if "@" in u.user_name and not _plain_email(u.user_name):
+            _check_email(u.user_name, functools.partial(sources[i].where, "userName"), bag)
+        if u.emails:
+            for j, e in enumerate(u.emails):
+                if not _plain_email(e.value):
+                    _check_email(e.value, functools.partial(sources[i].where, "emails", j, "value"), bag)
+            if sum(1 for e in u.emails if e.primary) > 1:
+                bag.error("more than one e-mail is marked primary", sources[i].where("emails"))
     for i, u in enumerate(desired.users):
-        src = desired.user_sources[i]
+        if not u.previously:
+            continue
+        src = sources[i]
         for j, old in enumerate(u.previously):
             owner = by_id.get(old)
             if owner is None:
@@ -80,10 +84,13 @@ _PLAIN_EMAIL = re.compile(
 )
 
 
+def _plain_email(value: str) -> bool:
+    """The common ASCII case, valid at a glance; anything else gets the full validator."""
+    return len(value) <= 254 and _PLAIN_EMAIL.match(value) is not None
+
+
 def _check_email(value: str, where: Callable[[], SourceRef], bag: DiagnosticBag) -> None:
     """`where` is only called for a bad address: positions cost a second parse of the file."""
-    if len(value) <= 254 and _PLAIN_EMAIL.match(value):
-        return  # the common ASCII case; anything else gets the full validator and its message
     try:
         validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
@@ -93,19 +100,20 @@ def _check_email(value: str, where: Callable[[], SourceRef], bag: DiagnosticBag)
 def _check_groups(desired: DesiredState, graph: GroupGraph, bag: DiagnosticBag) -> None:
     first_at: dict[str, int] = {}
     names: dict[str, int] = {}
+    sources = desired.group_sources
     for i, g in enumerate(desired.groups):
-        src = desired.group_sources[i]
         if g.external_id in first_at:
-            other = desired.group_sources[first_at[g.external_id]].where("externalId")
-            bag.error(f"duplicate group externalId '{g.external_id}' (also at {other})", src.where("externalId"))
+            other = sources[first_at[g.external_id]].where("externalId")
+            bag.error(f"duplicate group externalId '{g.external_id}' (also at {other})",
+                      sources[i].where("externalId"))
             continue
         first_at[g.external_id] = i
         lname = g.display_name.lower()
         if lname in names:
-            other = desired.group_sources[names[lname]].where("displayName")
+            other = sources[names[lname]].where("displayName")
             bag.warning(
                 f"group displayName '{g.display_name}' is used twice (also at {other})",
-                src.where("displayName"),
+                sources[i].where("displayName"),
                 "selecting or nesting this group by name is ambiguous; use its externalId",
             )
         else:
