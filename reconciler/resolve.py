@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from reconciler.config.load import DesiredState, Target
 from reconciler.config.models import GroupSpec, UserSpec
-from reconciler.rules import RuleContext, evaluate, uses_groups
+from reconciler.rules import RuleContext, compile_filter, uses_groups
 
 
 def user_key(user_name: str) -> str:
@@ -184,8 +184,9 @@ def resolve(desired: DesiredState, target: Target, graph: GroupGraph | None = No
     ctx = rule_context(graph, flat) if uses_groups(user_filter) else RuleContext({}, {}, {})
     in_scope: dict[str, UserSpec] = {}
     excluded: dict[str, UserSpec] = {}
+    holds = compile_filter(user_filter)
     for uid, user in graph.users.items():
-        if evaluate(user_filter, user, ctx):
+        if holds(user, ctx):
             in_scope[uid] = user
         else:
             excluded[uid] = user

@@ -12,7 +12,7 @@ Semantics (documented in the README):
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -94,40 +94,70 @@ class GroupTrace:
     result: bool
 
 
+Values = Callable[[UserSpec, RuleContext], list[Any]]
+Predicate = Callable[[UserSpec, RuleContext], bool]
+
+
 def values_of(user: UserSpec, path: str, ctx: RuleContext = EMPTY_CONTEXT) -> list[Any]:
+    return _values(path)(user, ctx)
+
+
+def _values(path: str) -> Values:
+    """The reader of an attribute path, chosen once per condition rather than once per user."""
     getter = SCALAR_PATHS.get(path)
     if getter is not None:
-        return getter(user)
+        return lambda user, ctx: getter(user)
     if path == "groups":
-        return sorted(ctx.group_names.get(g, g) for g in ctx.groups_of(user))
+        return lambda user, ctx: sorted(ctx.group_names.get(g, g) for g in ctx.groups_of(user))
     if path.startswith("attributes."):
-        return attribute_value_to_list(user.attributes.get(path[len("attributes.") :]))
-    return []
+        name = path[len("attributes.") :]
+        return lambda user, ctx: attribute_value_to_list(user.attributes.get(name))
+    return lambda user, ctx: []
 
 
 def evaluate(group: ConditionGroup | None, user: UserSpec, ctx: RuleContext = EMPTY_CONTEXT) -> bool:
     """The decision alone, short-circuiting (the same result as `trace(...).result`)."""
+    return compile_filter(group)(user, ctx)
+
+
+def compile_filter(group: ConditionGroup | None) -> Predicate:
+    """The filter as one function, to decide for many users: each condition's attribute reader
+    and operator are chosen once, not for every user (no trace objects on this path)."""
     if group is None:
-        return True
+        return lambda user, ctx: True
+    parts = tuple(_compile(c) for c in group.conditions)
+    if len(parts) == 1:
+        return parts[0]  # all or any of one condition is that condition
     if group.match == "all":
-        return all(_holds(c, user, ctx) for c in group.conditions)
-    return any(_holds(c, user, ctx) for c in group.conditions)
+        return lambda user, ctx: all(p(user, ctx) for p in parts)
+    return lambda user, ctx: any(p(user, ctx) for p in parts)
 
 
-def _holds(c: Condition | ConditionGroup, user: UserSpec, ctx: RuleContext) -> bool:
+def _compile(c: Condition | ConditionGroup) -> Predicate:
     if isinstance(c, ConditionGroup):
-        return evaluate(c, user, ctx)
+        return compile_filter(c)
     op = c.operator
     if op == "member_of":
-        return _condition(c, user, ctx).result
-    actual = values_of(user, c.attribute or "", ctx)  # no trace objects on the hot path
-    if op in _NEGATIONS:
-        return not _positive(_NEGATIONS[op], actual, c)
+        return lambda user, ctx: _condition(c, user, ctx).result
+    values = _values(c.attribute or "")
     if op == "present":
-        return any(_present(v) for v in actual)
+        return lambda user, ctx: any(_present(v) for v in values(user, ctx))
     if op == "absent":
-        return not any(_present(v) for v in actual)
-    return _positive(op, actual, c)
+        return lambda user, ctx: not any(_present(v) for v in values(user, ctx))
+    if op in _NEGATIONS:
+        base = _NEGATIONS[op]
+        return lambda user, ctx: not _positive(base, values(user, ctx), c)
+    if op == "equals":  # the most common condition, without the operator dispatch
+        want, case_sensitive = c.value, c.case_sensitive
+
+        def equals(user: UserSpec, ctx: RuleContext) -> bool:
+            for v in values(user, ctx):
+                if _equals(v, want, case_sensitive):
+                    return True
+            return False
+
+        return equals
+    return lambda user, ctx: _positive(op, values(user, ctx), c)
 
 
 def trace(group: ConditionGroup | None, user: UserSpec, ctx: RuleContext = EMPTY_CONTEXT) -> GroupTrace:

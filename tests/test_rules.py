@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from reconciler.config.models import UserSpec
 from reconciler.config.policy import Condition, ConditionGroup
-from reconciler.rules import RuleContext, evaluate, values_of
+from reconciler.rules import RuleContext, compile_filter, evaluate, trace, values_of
 
 ALICE = UserSpec.validate(
     {
@@ -184,3 +184,28 @@ def test_negated_operators_are_exact_negations(user: UserSpec, c: Any) -> None:
         return
     neg = dict(c, operator=negation)
     assert evaluate(group("all", [c]), user) != evaluate(group("all", [neg]), user)
+
+
+EVERY_KIND = ATOMS + [
+    {"attribute": "attributes.countryCode", "operator": "not_equals", "value": "us"},
+    {"attribute": "attributes.countryCode", "operator": "equals", "value": "us", "case_sensitive": True},
+    {"attribute": "emails.value", "operator": "not_contains", "value": "other"},
+    {"attribute": "attributes.tags", "operator": "not_in", "value": ["oncall"]},
+    {"attribute": "userName", "operator": "regex", "value": "^[ab]@"},
+    {"attribute": "displayName", "operator": "present"},
+    {"attribute": "attributes.level", "operator": "le", "value": "3"},
+    {"attribute": "groups", "operator": "contains", "value": "eng"},
+    {"attribute": "emails.type", "operator": "equals", "value": "work"},
+    {"attribute": "active", "operator": "is_true"},
+    {"operator": "member_of", "value": "engineering"},
+]
+every_kind = st.lists(st.sampled_from(EVERY_KIND), max_size=4)
+
+
+@given(users, every_kind, every_kind, st.sampled_from(["all", "any"]))
+def test_the_compiled_decision_is_the_traced_one(user: UserSpec, a: list[Any], b: list[Any], match: str) -> None:
+    # `evaluate` (plan) and `trace` (explain) are two code paths: they must never disagree.
+    nested = group(match, a + [{"match": "any" if match == "all" else "all", "conditions": b}])
+    for g in (group(match, a), nested):
+        assert evaluate(g, user, CTX) is trace(g, user, CTX).result
+        assert compile_filter(g)(user, CTX) is trace(g, user, CTX).result
