@@ -8,6 +8,7 @@ manages, (2) externalId (case-sensitive), (3) a `previously:` key, then (4) e-ma
 
 from __future__ import annotations
 
+import operator
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -86,21 +87,27 @@ def parse_iso(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
 
 
+_by_id = operator.attrgetter("id")
+
+
 class _Index:
     def __init__(self, users: Iterable[LiveUser]) -> None:
         self.by_id: dict[str, LiveUser] = {}
         self.by_ext: dict[str, LiveUser] = {}
         self.by_name: dict[str, LiveUser] = {}
         self.duplicates: list[str] = []
-        for u in sorted(users, key=lambda u: u.id):
+        by_ext, by_name = self.by_ext, self.by_name
+        for u in sorted(users, key=_by_id):
             self.by_id[u.id] = u
             if u.external_id:
-                if u.external_id in self.by_ext:
+                if u.external_id in by_ext:
                     self.duplicates.append(u.external_id)
                 else:
-                    self.by_ext[u.external_id] = u
-            for name in (u.user_name, *u.emails):
-                self.by_name.setdefault(user_key(name), u)
+                    by_ext[u.external_id] = u
+            by_name.setdefault(user_key(u.user_name), u)
+            for name in u.emails:
+                if name != u.user_name:  # usually the first e-mail is the userName
+                    by_name.setdefault(user_key(name), u)
 
 
 def desired_fields(u: UserSpec, key: str | None = None) -> dict[str, Any]:
@@ -170,7 +177,8 @@ def compute_actions(
     adoptions: dict[str, LiveUser] = {}
     renames: dict[str, str] = {}
     declared_keys = set(ts.users) | set(ts.excluded)
-    for ext in sorted(ts.users):
+    in_scope = sorted(ts.users)
+    for ext in in_scope:
         u = ts.users[ext]
         hit = _match(u, idx, state, claimed)
         how = "managed"
@@ -199,7 +207,7 @@ def compute_actions(
                 renames[ext] = hit.external_id or ""
     # --- users ---------------------------------------------------------------------------
     held_ids: dict[str, str] = {}  # live id -> desired externalId of out-of-scope declared users
-    for ext in sorted(ts.users):
+    for ext in in_scope:
         u = ts.users[ext]
         acct = matched.get(ext)
         if acct is None:
@@ -228,7 +236,7 @@ def compute_actions(
     res.managed_users = sum(1 for ext in matched if ext not in adoptions)
     # --- accounts no longer in scope ------------------------------------------------------
     declared = {u.external_id: u for u in ts.excluded.values()}
-    for acct in sorted(idx.by_id.values(), key=lambda a: a.id):
+    for acct in idx.by_id.values():  # in id order: the index is built sorted
         if acct.id in claimed:
             continue
         key = state_by_id.get(acct.id)
@@ -352,8 +360,11 @@ def _unchanged(u: UserSpec, acct: LiveUser, skip_external_id: bool) -> bool:
         or (u.name.family_name is not None and acct.family_name != u.name.family_name)
     ):
         return False
-    if u.emails is None and not acct.emails:
-        return True  # nothing declared, nothing there (e.g. a service account without e-mail)
+    if u.emails is None:
+        if not acct.emails:
+            return True  # nothing declared, nothing there (e.g. a service account without e-mail)
+        if len(acct.emails) == 1 and acct.emails[0] == u.user_name:
+            return True  # the common case: the userName is the one e-mail
     return same_value("emails", list(acct.emails), u.email_values())
 
 
@@ -467,7 +478,8 @@ def _plan_groups(
     protected: set[str],
     res: DiffResult,
 ) -> dict[str, set[str]]:
-    """Plans group actions; returns user id -> keys of the managed groups it is in now."""
+    """Plans group actions; returns, for each user being disabled or deleted, the keys of the
+    managed groups it is in now."""
     groups_of: dict[str, set[str]] = defaultdict(set)
     by_id = {g.id: g for g in live.groups}
     by_ext: dict[str, LiveGroup] = {}
@@ -481,6 +493,7 @@ def _plan_groups(
     claimed: set[str] = set()
     removed_ids = {a.id for a in res.actions if a.kind == "delete_user"}
     disabled_ids = {a.id for a in res.actions if a.kind == "disable_user"}
+    leaving = removed_ids | disabled_ids
     ext_of_id = {acct.id: ext for ext, acct in matched.items()} | dict(held_ids)
     held_by_ext = {ext: i for i, ext in held_ids.items()}
     for gext in sorted(ts.groups):
@@ -538,7 +551,7 @@ def _plan_groups(
         else:
             current_set = set(current)
             res.managed_memberships += len(current_set)
-        for mid in current_set:
+        for mid in current_set & leaving:  # the groups recorded with a disable or delete
             groups_of[mid].add(gext)
         adds = [Member(key=k, id=i, label=matched[k].user_name)
                 for i, k in desired_ids.items() if i not in current_set] + pending
