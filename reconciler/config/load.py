@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import bisect
 import difflib
-import functools
 import hashlib
 import os
 import re
@@ -21,7 +20,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from reconciler.config.models import DesiredFile, GroupSpec, UserSpec
+from reconciler.config.models import DesiredFile, GroupSpec, UserSpec, adapter_for
 from reconciler.config.policy import OPERATORS, Policy
 from reconciler.config.yamlio import LoadedYaml, PathKey, load_yaml_file
 from reconciler.errors import Diagnostic, DiagnosticBag, SourceRef
@@ -108,8 +107,8 @@ class Project:
 
 CACHE_DIR = Path(".reconcile") / "cache" / "yaml"
 _LIST_ADAPTERS: dict[str, TypeAdapter[list[Any]]] = {
-    "users": TypeAdapter(list[UserSpec]),
-    "groups": TypeAdapter(list[GroupSpec]),
+    "users": adapter_for(list[UserSpec]),
+    "groups": adapter_for(list[GroupSpec]),
 }
 
 
@@ -281,16 +280,11 @@ def _type_name(value: Any) -> str:
     }.get(type(value), type(value).__name__)
 
 
-@functools.cache
-def _adapter(model: type[Any]) -> TypeAdapter[Any]:
-    return TypeAdapter(model)
-
-
 def _validate(
     model: type[Any], data: Any, loaded: LoadedYaml, base: PathKey, bag: DiagnosticBag
 ) -> Any:
     try:
-        return _adapter(model).validate_python(data)
+        return adapter_for(model).validate_python(data)
     except ValidationError as exc:
         _report(exc.errors(include_url=False), loaded, base, model, bag, data)
         return None

@@ -7,7 +7,6 @@ Cross-file rules (uniqueness, references, cycles) live in `reconciler.config.che
 from __future__ import annotations
 
 import dataclasses
-from functools import cache
 from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, TypeAdapter, field_validator
@@ -24,9 +23,15 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, **_CONFIG)
 
 
-@cache
-def _adapter(cls: type[Any]) -> TypeAdapter[Any]:
-    return TypeAdapter(cls)
+_ADAPTERS: dict[Any, TypeAdapter[Any]] = {}
+
+
+def adapter_for(kind: Any) -> TypeAdapter[Any]:
+    """The (cached) validator of a model, a pydantic dataclass or a type such as list[UserSpec]."""
+    found = _ADAPTERS.get(kind)
+    if found is None:
+        found = _ADAPTERS[kind] = TypeAdapter(kind)
+    return found
 
 
 class _Item:
@@ -39,7 +44,7 @@ class _Item:
     @classmethod
     def validate(cls, data: Any) -> Self:
         """Validate a mapping (YAML keys, camelCase) into a value; raises ValidationError."""
-        result: Self = _adapter(cls).validate_python(data)
+        result: Self = adapter_for(cls).validate_python(data)
         return result
 
 
