@@ -10,8 +10,9 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.dataclasses import dataclass
@@ -81,9 +82,8 @@ def fetch_live(client: ScimClient) -> LiveState:
 
     profile = client.discover()
     readable = profile.members_readable
-    users_raw, groups_raw = client.map_concurrent(
-        lambda read: read(), [client.list_users, client.list_groups]
-    )
+    readers: list[Callable[[], list[Any]]] = [client.list_users, client.list_groups]
+    users_raw, groups_raw = client.map_concurrent(lambda read: read(), readers)
     users = tuple(sorted((to_live_user(u) for u in users_raw), key=lambda u: u.id))
     groups = tuple(
         sorted((to_live_group(g, members_readable=readable) for g in groups_raw), key=lambda g: g.id)

@@ -494,7 +494,7 @@ class ScimClient:
     ) -> R | None:
         # Bitwarden ignores paging for filtered queries and answers at most one resource (§2).
         page = self._page(path, model, {"filter": eq_filter(attribute, value), **extra}, 1, 10)
-        found = {r.id: r for r in page.resources if r.id}
+        found = {rid: r for r in page.resources if (rid := getattr(r, "id", None))}  # User or Group
         if len(found) > 1:
             raise ScimError(
                 f"{len(found)} resources match {attribute} {value!r}; resolve the duplicate by hand",
