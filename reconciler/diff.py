@@ -8,6 +8,7 @@ manages, (2) externalId (case-sensitive), (3) a `previously:` key, then (4) e-ma
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -91,12 +92,13 @@ _by_id = operator.attrgetter("id")
 
 
 class _Index:
+    """The live accounts by id, by externalId, and (built on first use) by userName/e-mail."""
+
     def __init__(self, users: Iterable[LiveUser]) -> None:
         self.by_id: dict[str, LiveUser] = {}
         self.by_ext: dict[str, LiveUser] = {}
-        self.by_name: dict[str, LiveUser] = {}
         self.duplicates: list[str] = []
-        by_ext, by_name = self.by_ext, self.by_name
+        by_ext = self.by_ext
         for u in sorted(users, key=_by_id):
             self.by_id[u.id] = u
             if u.external_id:
@@ -104,10 +106,18 @@ class _Index:
                     self.duplicates.append(u.external_id)
                 else:
                     by_ext[u.external_id] = u
+
+    @functools.cached_property
+    def by_name(self) -> dict[str, LiveUser]:
+        """Only needed when a desired user does not match by state or externalId (a rename,
+        an adoption, a conflict): in a plan of a target in sync it is never built."""
+        by_name: dict[str, LiveUser] = {}
+        for u in self.by_id.values():
             by_name.setdefault(user_key(u.user_name), u)
             for name in u.emails:
                 if name != u.user_name:  # usually the first e-mail is the userName
                     by_name.setdefault(user_key(name), u)
+        return by_name
 
 
 def desired_fields(u: UserSpec, key: str | None = None) -> dict[str, Any]:

@@ -41,6 +41,8 @@ class GroupGraph:
     nested: Mapping[str, tuple[str, ...]]
     group_ids: Mapping[str, str]
     """externalId and lower-cased displayName -> externalId."""
+    user_names: Mapping[str, str] = field(default_factory=dict)
+    """user_key(userName) -> externalId of the first user with it."""
 
     def unresolved(self) -> list[MemberRef]:
         return [r for r in self.refs if r.user is None and r.nested is None]
@@ -92,6 +94,7 @@ def _build_graph(desired: DesiredState) -> GroupGraph:
         {k: frozenset(v) for k, v in direct.items()},
         {k: tuple(v) for k, v in nested.items()},
         group_ids,
+        by_name,
     )
 
 

@@ -23,17 +23,31 @@ def check_project(project: Project, env: Mapping[str, str] | None = None) -> lis
     """All diagnostics for a project: those from loading plus the cross-file ones."""
     bag = DiagnosticBag(list(project.diagnostics))
     graph = build_graph(project.desired)
-    _check_users(project.desired, bag)
+    _check_users(project.desired, graph, bag)
     _check_groups(project.desired, graph, bag)
     for target in project.targets:
         _check_target(target, project.desired, graph, bag, os.environ if env is None else env)
     return bag.items
 
 
-def _check_users(desired: DesiredState, bag: DiagnosticBag) -> None:
+def _check_users(desired: DesiredState, graph: GroupGraph, bag: DiagnosticBag) -> None:
+    sources = desired.user_sources  # looked up only to report a problem: clean users cost nothing
+    for i, u in enumerate(desired.users):
+        if "@" in u.user_name and not _plain_email(u.user_name):
+            _check_email(u.user_name, functools.partial(sources[i].where, "userName"), bag)
+        if u.emails:
+            for j, e in enumerate(u.emails):
+                if not _plain_email(e.value):
+                    _check_email(e.value, functools.partial(sources[i].where, "emails", j, "value"), bag)
+            if sum(1 for e in u.emails if e.primary) > 1:
+                bag.error("more than one e-mail is marked primary", sources[i].where("emails"))
+    # The graph kept the first user of each externalId and userName: as many keys as users
+    # means no duplicates, and with no `previously:` either there is nothing more to check.
+    n = len(desired.users)
+    if len(graph.users) == n and len(graph.user_names) == n and not any(u.previously for u in desired.users):
+        return
     by_id: dict[str, int] = {}
     by_name: dict[str, int] = {}
-    sources = desired.user_sources  # looked up only to report a problem: clean users cost nothing
     for i, u in enumerate(desired.users):
         if u.external_id in by_id:
             first = sources[by_id[u.external_id]].where("externalId")
@@ -53,14 +67,6 @@ def _check_users(desired: DesiredState, bag: DiagnosticBag) -> None:
             )
         else:
             by_name[key] = i
-        if "@" in u.user_name and not _plain_email(u.user_name):
-            _check_email(u.user_name, functools.partial(sources[i].where, "userName"), bag)
-        if u.emails:
-            for j, e in enumerate(u.emails):
-                if not _plain_email(e.value):
-                    _check_email(e.value, functools.partial(sources[i].where, "emails", j, "value"), bag)
-            if sum(1 for e in u.emails if e.primary) > 1:
-                bag.error("more than one e-mail is marked primary", sources[i].where("emails"))
     for i, u in enumerate(desired.users):
         if not u.previously:
             continue

@@ -1,6 +1,9 @@
-"""Frozen pydantic models of the desired-state files (`desired-state/*.yaml`).
+"""Frozen pydantic values of the desired-state files (`desired-state/*.yaml`).
 
-The YAML keys are the contract (camelCase as in SCIM); Python attributes are snake_case aliases.
+One value per declared user and group: slotted pydantic dataclasses, validated and frozen like
+the models, without a BaseModel's per-instance dict and fields-set (see `_Item`); the file root
+is a model. The YAML keys are the contract (camelCase as in SCIM); Python attributes are
+snake_case aliases.
 Cross-file rules (uniqueness, references, cycles) live in `reconciler.config.checks`.
 """
 
