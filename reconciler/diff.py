@@ -186,6 +186,7 @@ def compute_actions(
     claimed: set[str] = set()
     adoptions: dict[str, LiveUser] = {}
     renames: dict[str, str] = {}
+    conflicts: set[str] = set()  # an account holds the userName, adoption is off: not created
     declared_keys = set(ts.users) | set(ts.excluded)
     in_scope = sorted(ts.users)
     for ext in in_scope:
@@ -207,6 +208,7 @@ def compute_actions(
                     f"{u.user_name}: an account with this userName exists on the target "
                     f"(externalId {cand.external_id!r}) but adoption is off; not created"
                 )
+                conflicts.add(ext)
                 continue
         if hit is not None:
             claimed.add(hit.id)
@@ -221,7 +223,7 @@ def compute_actions(
         u = ts.users[ext]
         acct = matched.get(ext)
         if acct is None:
-            if not any(w.startswith(f"{u.user_name}:") for w in res.warnings):
+            if ext not in conflicts:
                 _plan_create(u, state, policy, caps, res)
             continue
         res.touched_users[acct.id] = acct
@@ -236,13 +238,15 @@ def compute_actions(
                     set_external_id="externalId" in caps.user_writable,
                 )
             )
-        _plan_status(u, acct, state, policy, res)
+        if not acct.active or u.active is False:  # enabled and meant to be: no status change
+            _plan_status(u, acct, state, policy, res)
         # An account adopted into the state without writing to the target (import --adopt) keeps
         # its empty externalId: ownership is the state's record, and nothing needs to change.
         rec = state.users.get(ext)
         adopted_in_state = rec is not None and rec.origin == "adopted" and acct.external_id is None
-        _plan_update(u, acct, caps, policy, res, skip_external_id=ext in adoptions or adopted_in_state,
-                     renamed=ext in renames)
+        skip_external_id = ext in adoptions or adopted_in_state
+        if not _unchanged(u, acct, skip_external_id):  # the common case, decided without field maps
+            _plan_update(u, acct, caps, policy, res, skip_external_id=skip_external_id, renamed=ext in renames)
     res.managed_users = sum(1 for ext in matched if ext not in adoptions)
     # --- accounts no longer in scope ------------------------------------------------------
     declared = {u.external_id: u for u in ts.excluded.values()}
@@ -388,8 +392,7 @@ def _plan_update(
     skip_external_id: bool,
     renamed: bool,
 ) -> None:
-    if _unchanged(u, acct, skip_external_id):
-        return  # the common case, decided without building the field maps
+    """The update of an account that `_unchanged` found different (or a warning if it cannot be)."""
     want = desired_fields(u)
     have = live_fields(acct)
     changes: list[FieldChange] = []
