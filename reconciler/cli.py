@@ -213,13 +213,31 @@ def plan(
     save_live: Path | None,
 ) -> None:
     """Compute what apply would change, and write it as a reviewable plan."""
+    from reconciler.runtime import no_cycle_collection
+
+    if target_name and all_targets:
+        raise click.UsageError("--target and --all are exclusive")
+    with no_cycle_collection():  # bounded, and builds hundreds of thousands of acyclic values
+        _plan(root, target_name, out, fmt, detailed_exitcode, redact, allow_removals, allow_empty, snapshot, save_live)
+
+
+def _plan(
+    root: Path,
+    target_name: str | None,
+    out: Path | None,
+    fmt: str,
+    detailed_exitcode: bool,
+    redact: bool,
+    allow_removals: int | None,
+    allow_empty: bool,
+    snapshot: Path | None,
+    save_live: Path | None,
+) -> None:
     from reconciler.policy import Overrides
     from reconciler.render import render
     from reconciler.plan import save_plan
     from reconciler.workflow import plan_target
 
-    if target_name and all_targets:
-        raise click.UsageError("--target and --all are exclusive")
     project, _ = load_checked(root, cache=True)
     targets = pick_targets(project, target_name)
     if not targets:
