@@ -12,6 +12,7 @@ import hashlib
 import marshal
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,11 @@ from ruamel.yaml.events import (
 )
 
 from reconciler.errors import Diagnostic, SourceRef
+
+try:  # libyaml through ruamel.yaml.clib (a dependency): the parser behind YAML(typ="safe")
+    from _ruamel_yaml import CParser
+except ImportError:  # pragma: no cover - without it, every file takes the pure parser
+    CParser = None
 
 PathKey = tuple[str | int, ...]
 
@@ -74,6 +80,17 @@ class LoadedYaml:
 
 def _yaml(pure: bool = False) -> YAML:
     return YAML(typ="safe", pure=pure)
+
+
+def _next_event(text: str, pure: bool) -> Callable[[], Any]:
+    """A function giving the file's parser events one by one, a StreamEndEvent last.
+
+    The C parser's own `get_event`, not `YAML.parse`: that generator asks the parser twice per
+    event (check, then get), 6% of a large file's parse.
+    """
+    if pure or CParser is None:
+        return iter(_yaml(pure=True).parse(text)).__next__
+    return CParser(text).get_event  # type: ignore[no-any-return]
 
 
 CACHE_VERSION = b"reconcile-yaml-cache-1"
@@ -136,9 +153,7 @@ def _write_cache(file: Path, data: Any) -> None:
 
 def _parse_text(text: str, out: LoadedYaml) -> None:
     display = out.file
-    if not text.strip() or all(
-        not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()
-    ):
+    if _CONTENT.search(text) is None:  # only blank lines and comments
         out.diagnostics.append(
             Diagnostic(
                 "file is empty",
@@ -197,6 +212,8 @@ def _decode(raw: bytes, out: LoadedYaml) -> str | None:
 
 
 def _report_tabs(text: str, out: LoadedYaml) -> bool:
+    if "\t" not in text:
+        return False  # the common case, without splitting a large file into lines
     found = False
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.lstrip(" ")
@@ -225,6 +242,7 @@ def _syntax_hint(problem: str) -> str | None:
 
 
 _EMPTY = object()
+_CONTENT = re.compile(r"(?:^|\r)[^\S\r\n]*[^\s#]", re.MULTILINE)  # a line neither blank nor a comment
 _SPECIAL_START = frozenset("~nNtTfF-+.0123456789")
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
 _BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
@@ -274,7 +292,7 @@ def _values(text: str, out: LoadedYaml, *, pure: bool) -> Any:
     """The values of a file: the lean loop when the file keeps to the common subset of YAML,
     the full builder (anchors, tags, duplicate keys, diagnostics) when it does not."""
     try:
-        return _common_values(_yaml(pure=pure).parse(text))
+        return _common_values(_next_event(text, pure))
     except _Unusual:
         return _Builder(out, track=False).build(_yaml(pure=pure).parse(text))
 
@@ -287,7 +305,7 @@ _STARTS = {MappingStartEvent: dict, SequenceStartEvent: list}
 _SKIPPED = (StreamStartEvent, StreamEndEvent, DocumentEndEvent)
 
 
-def _common_values(events: Any) -> Any:
+def _common_values(next_event: Callable[[], Any]) -> Any:
     """The values of one document made only of mappings, sequences and untagged scalars with
     unique plain keys; raises _Unusual at anything else (an anchor, an alias, a tag, a merge
     or duplicate key, a non-scalar key, a root scalar, a second document).
@@ -301,7 +319,8 @@ def _common_values(events: Any) -> Any:
     key: Any = _EMPTY  # in a mapping: the key awaiting its value
     root: Any = _EMPTY
     documents = 0
-    for ev in events:
+    while True:
+        ev = next_event()
         cls = ev.__class__
         if cls is ScalarEvent:
             if ev.anchor is not None or ev.ctag is not None or top is None:
@@ -340,9 +359,10 @@ def _common_values(events: Any) -> Any:
             documents += 1
             if documents > 1:
                 raise _Unusual
+        elif cls is StreamEndEvent:
+            return root
         elif cls not in _SKIPPED:
             raise _Unusual  # an alias
-    return root
 
 
 class _Builder:

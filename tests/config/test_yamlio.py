@@ -16,7 +16,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from reconciler.config.yamlio import LoadedYaml, _Builder, _common_values, _Unusual, _yaml, load_yaml_file
+from reconciler.config.yamlio import (
+    LoadedYaml,
+    _Builder,
+    _common_values,
+    _next_event,
+    _Unusual,
+    _yaml,
+    load_yaml_file,
+)
 
 # Plain scalars whose resolution differs between YAML 1.1 and 1.2, or that look like numbers.
 TRICKY = [
@@ -33,7 +41,7 @@ def builder_values(text: str, pure: bool = False) -> tuple[object, list[str]]:
 
 
 def common_values(text: str, pure: bool = False) -> object:
-    return _common_values(_yaml(pure=pure).parse(text))
+    return _common_values(_next_event(text, pure))
 
 
 @pytest.mark.parametrize("word", TRICKY)
@@ -125,3 +133,25 @@ def test_random_documents_build_the_same(doc: object, flow: bool | None) -> None
     buf = io.StringIO()
     writer.dump(doc, buf)
     assert_same(buf.getvalue())
+
+
+@pytest.mark.parametrize(
+    ("text", "empty"),
+    [
+        ("", True), ("\n\n  \n", True), ("# only a comment\n  # another\n", True), ("\t\n# c\r\n", True),
+        ("# c\nusers: []\n", False), ("  # c\n  - x\n", False), ("# c\r\nusers: []\r\n", False),
+        ("# c\rusers: []", False), ("x", False),
+    ],
+)
+def test_a_file_of_blank_lines_and_comments_is_empty(text: str, empty: bool, tmp_path: Path) -> None:
+    f = tmp_path / "f.yaml"
+    f.write_bytes(text.encode())
+    messages = [d.message for d in load_yaml_file(f, "f.yaml").diagnostics]
+    assert ("file is empty" in messages) is empty, messages
+
+
+def test_tabs_in_indentation_are_reported_on_their_line(tmp_path: Path) -> None:
+    f = tmp_path / "f.yaml"
+    f.write_text("users:\n  - a\n\t- b\nname: 'a\tb'\n")
+    found = [(str(d.where), d.message) for d in load_yaml_file(f, "f.yaml").diagnostics]
+    assert found == [("f.yaml:3:1", "tab character in indentation")]
