@@ -589,7 +589,7 @@ def _plan_groups(
                               add=tuple(adds), remove=tuple(removes))
             )
     # managed groups that are no longer wanted
-    for g in sorted(live.groups, key=lambda x: x.id):  # type: ignore[assignment]
+    for g in sorted(live.groups, key=lambda x: x.id):
         if g.id in claimed:
             continue
         key = state_group_ids.get(g.id)

@@ -39,7 +39,7 @@ def open_target_store(root: Path, target: Target) -> StateStore:
 
 def _store_for_plan(root: Path, plan: Plan) -> StateStore:
     s = plan.state
-    cfg = StoreConfig(backend=s.backend, path=s.path, branch=s.branch, remote=s.remote)  # type: ignore[arg-type]
+    cfg = StoreConfig(backend=s.backend, path=s.path, branch=s.branch, remote=s.remote)
     ensure_private_dir(root / ".reconcile")
     return open_store(cfg, root, plan.target)
 

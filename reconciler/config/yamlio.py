@@ -90,7 +90,7 @@ def _next_event(text: str, pure: bool) -> Callable[[], Any]:
     """
     if pure or CParser is None:
         return iter(_yaml(pure=True).parse(text)).__next__
-    return CParser(text).get_event  # type: ignore[no-any-return]
+    return CParser(text).get_event
 
 
 CACHE_VERSION = b"reconcile-yaml-cache-1"
