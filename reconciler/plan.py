@@ -125,8 +125,11 @@ def load_plan(path: Path) -> Plan:
         raise PlanFormatError(f"cannot read plan {path}: {exc.strerror}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PlanFormatError(f"{path} is not a plan file (invalid JSON: {exc})") from None
-    if not isinstance(raw, dict):
-        raise PlanFormatError(f"{path} is not a plan file")
+    if not isinstance(raw, dict) or "format_version" not in raw or "actions" not in raw:
+        raise PlanFormatError(
+            f"{path} is not a plan file (a plan has format_version and actions); "
+            "make one with `reconcile plan --target NAME --out FILE`"
+        )
     version = raw.get("format_version")
     if version != FORMAT_VERSION:
         raise PlanFormatError(

@@ -8,6 +8,7 @@ change: pytest tests/test_scenarios.py --update-goldens, then review the diff li
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 
 from reconciler.config.checks import check_project
 from reconciler.config.load import load_project
-from reconciler.errors import Severity
+from reconciler.errors import PlanFormatError, Severity
 from reconciler.live import LiveState
 from reconciler.plan import Plan, dumps, load_plan
 from reconciler.planner import connection_info, make_plan
@@ -74,3 +75,21 @@ def test_plan_is_deterministic_and_round_trips(case: str, tmp_path: Path) -> Non
     path = tmp_path / "plan.json"
     path.write_text(dumps(a))
     assert load_plan(path) == a
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{}", "is not a plan file (a plan has format_version and actions)"),
+        ('{"users": {}}', "is not a plan file"),
+        ("[1, 2]", "is not a plan file"),
+        ("\x00\x01", "is not a plan file (invalid JSON"),
+        ('{"format_version": 7, "actions": []}', "plan format_version 7 is not supported"),
+        ('{"format_version": 1, "actions": []}', "invalid plan ("),
+    ],
+)
+def test_a_file_that_is_not_a_usable_plan_is_refused_with_a_reason(text: str, message: str, tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text(text)
+    with pytest.raises(PlanFormatError, match=re.escape(message)):
+        load_plan(path)
