@@ -306,10 +306,26 @@ def _report(
 ) -> None:
     if data is None:
         data = _at(loaded.data, base)
-    for err in errors:
-        loc = _data_path(data, tuple(err["loc"]))
+    located = [(err, _data_path(data, tuple(err["loc"]))) for err in errors]
+    # A value of a union type (an attribute: text, number, boolean or a list of them) fails once
+    # per alternative. Say it once, and only where the value went wrong: inside a list when a
+    # list was given, not "should be text" about the list itself.
+    type_paths = [loc for err, loc in located if err["type"] in _EXPECTED]
+    done: set[PathKey] = set()
+    for err, loc in located:
         path = base + loc
         kind = err["type"]
+        if kind in _EXPECTED:
+            if loc in done or any(len(other) > len(loc) and other[: len(loc)] == loc for other in type_paths):
+                continue
+            alternatives = [e for e, l in located if l == loc and e["type"] in _EXPECTED]
+            if len(alternatives) > 1:
+                done.add(loc)
+                expected = _expected_words({e["type"] for e in alternatives})
+                name = ".".join(str(p) for p in loc if not isinstance(p, int)) or "value"
+                bag.error(f"{name}: expected {expected}, found {_type_name(_at(data, loc))}", loaded.where(path),
+                          _UNION_HINT if loc and loc[0] == "attributes" else None)
+                continue
         if kind in ("extra_forbidden", "unexpected_keyword_argument"):  # model, dataclass
             key = str(loc[-1]) if loc else "?"
             allowed = _allowed_keys(model, loc[:-1])
@@ -330,6 +346,32 @@ def _report(
             msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
             name = ".".join(str(p) for p in loc if not isinstance(p, int)) or "value"
             bag.error(f"{name}: {msg}", loaded.where(path), _TYPE_HINTS.get(kind))
+
+
+# What each type error expected, in the order a message lists them.
+_EXPECTED = {
+    "string_type": "text",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true/false",
+    "bool_parsing": "true/false",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "dataclass_type": "a mapping",
+}
+_UNION_HINT = "an attribute is text, a number, true/false, or a list of those (no nested lists or mappings)"
+
+
+def _expected_words(kinds: set[str]) -> str:
+    words = list(dict.fromkeys(_EXPECTED[k] for k in _EXPECTED if k in kinds))
+    if "a number" in words and "a whole number" in words:
+        words.remove("a whole number")
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
 _TYPE_HINTS = {
@@ -374,7 +416,11 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> PathKey:
 
 
 def _is_tag(part: str) -> bool:
-    return part in ("condition", "group") or "[" in part or part.startswith("function-")
+    """A union's branch name in an error location, not a key of the file."""
+    return part in _TAGS or "[" in part or part.startswith("function-")
+
+
+_TAGS = frozenset({"condition", "group", "str", "int", "float", "bool", "none"})
 
 
 def _allowed_keys(model: type[Any], loc: PathKey) -> set[str]:
