@@ -278,12 +278,18 @@ def read_state_file(path: Path, *, target: str, recovery: str) -> State | None:
 
 
 class LocalStore(StateStore):
-    """State in a JSON file next to the project; the default backend."""
+    """State in a JSON file next to the project; the default backend.
+
+    Each session (an apply) first copies the state it starts from to `<target>.json.backup`, as
+    Terraform keeps `terraform.tfstate.backup`: if the state file is later damaged or edited by
+    hand, the last good state is one copy away. A state that does not parse is never copied.
+    """
 
     def __init__(self, root: Path, target: str, *, path: str = ".reconcile/state") -> None:
         self.target = target
         self.directory = Path(root) / path
         self.file = self.directory / f"{target}.json"
+        self.backup_file = self.directory / f"{target}.json.backup"
         self.lock_file = self.directory / f"{target}.lock"
 
     def describe(self) -> str:
@@ -300,7 +306,11 @@ class LocalStore(StateStore):
     def session(self, plan_checksum: str | None, message: str) -> Iterator[StateWriter]:
         with locked(FileLock(self.lock_file, self.target)) as lock:
             remove_leftover_temps(self.file)
-            writer = _LocalWriter(self, lock, self._read())
+            remove_leftover_temps(self.backup_file)
+            stored = self._read()
+            if stored is not None:  # it parsed: keep it as the backup before anything changes
+                atomic_write(self.backup_file, self.file.read_bytes())
+            writer = _LocalWriter(self, lock, stored)
             log.info(
                 "state session for target %r: %s (plan %s)", self.target, message, plan_checksum
             )
@@ -310,10 +320,23 @@ class LocalStore(StateStore):
         return read_state_file(self.file, target=self.target, recovery=self._recovery())
 
     def _recovery(self) -> str:
-        return (
-            f"restore {self.file} from a backup or version control; never delete it to start "
-            "over: it records which accounts and groups the reconciler owns and what it removed"
+        backup = self._backup_serial()
+        source = (
+            f"from {self.backup_file} (the state before the last apply, serial {backup}; then run "
+            "plan and review it)" if backup is not None else "from a backup or version control"
         )
+        return (
+            f"restore {self.file} {source}; never delete it to start over: it records which "
+            "accounts and groups the reconciler owns and what it removed"
+        )
+
+    def _backup_serial(self) -> int | None:
+        """The serial of a usable backup, None when there is none."""
+        try:
+            backup = read_state_file(self.backup_file, target=self.target, recovery="")
+        except StateError:
+            return None
+        return None if backup is None else backup.serial
 
     def _write(self, state: State) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)

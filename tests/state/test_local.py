@@ -333,3 +333,44 @@ def test_the_lock_excludes_concurrent_processes(tmp_path: Path) -> None:
     ]
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]
     assert LocalStore(tmp_path, TARGET).load().serial == 100  # no lost update
+
+
+# --- the backup ------------------------------------------------------------------------------
+
+
+def test_each_session_keeps_the_state_it_starts_from_as_the_backup(store: LocalStore) -> None:
+    with store.session(None, "first") as writer:
+        writer.save(with_user(writer.state, 1))
+    assert not store.backup_file.exists()  # there was nothing to keep
+    first = store.file.read_bytes()
+    with store.session(None, "second") as writer:
+        assert store.backup_file.read_bytes() == first
+        writer.save(with_user(writer.state, 2))
+        writer.save(with_user(writer.state, 3))
+    assert store.backup_file.read_bytes() == first  # one copy per session, not per save
+    assert store.load().serial == 3
+
+
+def test_a_damaged_state_names_its_backup_and_never_overwrites_it(store: LocalStore) -> None:
+    with store.session(None, "first") as writer:
+        writer.save(with_user(writer.state, 1))
+    with store.session(None, "second") as writer:
+        writer.save(with_user(writer.state, 2))
+    good = store.backup_file.read_bytes()
+    store.file.write_text('{"format_version": 1, "target": "bw", "users": {', encoding="utf-8")
+    with pytest.raises(StateError) as err:
+        store.load()
+    assert f"restore {store.file} from {store.backup_file} (the state before the last apply, serial 1" in str(err.value)
+    with pytest.raises(StateError), store.session(None, "third"):
+        pass
+    assert store.backup_file.read_bytes() == good
+    os.replace(store.backup_file, store.file)  # the remedy the message gives
+    assert store.load().serial == 1 and set(store.load().users) == {"u1"}
+
+
+def test_an_unusable_backup_is_not_offered(store: LocalStore) -> None:
+    store.file.parent.mkdir(parents=True)
+    store.backup_file.write_text("not json", encoding="utf-8")
+    store.file.write_text("{", encoding="utf-8")
+    with pytest.raises(StateError, match="from a backup or version control"):
+        store.load()
