@@ -569,7 +569,12 @@ def _plan_groups(
         adds = [Member(key=k, id=i, label=matched[k].user_name)
                 for i, k in desired_ids.items() if i not in current_set] + pending
         removes: list[Member] = []
-        for mid in sorted(current_set - set(desired_ids) - keep):
+        extra = current_set - set(desired_ids) - keep
+        if tg.spec.membership == "additive":
+            # only memberships reconcile made (the state's record) are taken back; members
+            # added outside reconcile stay
+            extra &= set(rec.members) if rec is not None and rec.id == g.id else set()
+        for mid in sorted(extra):
             acct = idx.by_id.get(mid)
             if acct is None or mid in removed_ids:
                 continue  # dangling id, or the account is deleted by this plan (links go with it)
@@ -584,7 +589,7 @@ def _plan_groups(
         adds.sort(key=lambda m: m.key)
         if adds or removes:
             res.actions.append(
-                ChangeMembers(key=gext, id=g.id, reason="membership differs from desired-state",
+                ChangeMembers(key=gext, id=g.id, reason=_MEMBERSHIP_REASON[tg.spec.membership],
                               before={"displayName": g.display_name}, after={"displayName": tg.spec.display_name},
                               add=tuple(adds), remove=tuple(removes))
             )
@@ -659,6 +664,12 @@ def _plan_group_update(
                     before={c.path: c.before for c in changes}, after={c.path: c.after for c in changes},
                     changes=tuple(changes))
     )
+
+
+_MEMBERSHIP_REASON = {
+    "authoritative": "membership differs from desired-state",
+    "additive": "membership differs from desired-state (additive: members added outside reconcile stay)",
+}
 
 
 def _current_members(gext: str, g: LiveGroup, state: State, caps: Capabilities) -> list[str] | None:

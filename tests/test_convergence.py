@@ -40,7 +40,8 @@ def worlds(draw: Any) -> tuple[DesiredState, Target, LiveState]:
     for gi in range(draw(st.integers(0, 3))):
         members = draw(st.lists(st.sampled_from(names), unique=True)) if names else []
         groups.append(GroupSpec.validate(
-            {"externalId": f"g{gi}", "displayName": f"Group {gi}", "members": [f"{m}@example.com" for m in members]}
+            {"externalId": f"g{gi}", "displayName": f"Group {gi}", "members": [f"{m}@example.com" for m in members],
+             "membership": draw(st.sampled_from(["authoritative", "additive"]))}
         ))
     live_users = []
     for i, n in enumerate(draw(st.lists(st.sampled_from(POOL), unique=True, max_size=8))):
@@ -79,3 +80,6 @@ def test_second_plan_is_empty(world: tuple[DesiredState, Target, LiveState]) -> 
     assert [(a.kind, a.key) for a in second.actions] == [], (
         [a.model_dump() for a in first.actions], [a.model_dump() for a in second.actions]
     )
+    # with no state yet, reconcile has added no one: an additive group loses no member
+    additive = {g.external_id for g in desired.groups if g.membership == "additive"}
+    assert not [a.key for a in first.actions if a.kind == "change_members" and a.key in additive and a.remove]

@@ -10,7 +10,7 @@ Cross-file rules (uniqueness, references, cycles) live in `reconciler.config.che
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, TypeAdapter, field_validator
 from pydantic.dataclasses import dataclass
@@ -128,6 +128,11 @@ class GroupSpec(_Item):
     )
     previously: tuple[NonEmpty, ...] = Field(
         (), description="Earlier displayNames or externalIds of this group."
+    )
+    membership: Literal["authoritative", "additive"] = Field(
+        "authoritative",
+        description="authoritative: the group holds exactly its declared members in scope (others are "
+        "removed); additive: declared members are added and members added outside reconcile stay.",
     )
     description: str | None = None
 

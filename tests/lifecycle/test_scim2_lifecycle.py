@@ -147,3 +147,45 @@ def test_test_connection(project: Project, scim2_tenant: Any) -> None:
     project.env["APP_TOKEN"] = "wrong-token-value-123"
     r = project.run("test-connection", "--root", "{root}", expect=1)
     assert "APP_TOKEN" in r.output and "wrong-token-value-123" not in r.output
+
+
+ADDITIVE = """groups:
+  - externalId: g-eng
+    displayName: Engineering
+    membership: additive
+    members: [{members}]
+  - externalId: g-ops
+    displayName: Ops
+    members: [cat@example.com, ann@example.com]
+"""
+
+
+def test_an_additive_group_keeps_members_added_by_hand(project: Project, scim2_tenant: Any) -> None:
+    eng = "ann@example.com, ben@example.com, eve@example.com"
+    project.write(groups=ADDITIVE.format(members=eng))
+    project.converge()
+    users = server_users(scim2_tenant)
+    group_id = next(g["id"] for g in httpx.get(
+        scim2_tenant.base_url + "/Groups", headers={"Authorization": f"Bearer {scim2_tenant.token}"}
+    ).json()["Resources"] if g["displayName"] == "Engineering")
+    httpx.patch(  # someone adds cat by hand
+        f"{scim2_tenant.base_url}/Groups/{group_id}",
+        json={"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+              "Operations": [{"op": "add", "path": "members", "value": [{"value": users["u-cat"]["id"]}]}]},
+        headers={"Authorization": f"Bearer {scim2_tenant.token}"},
+    ).raise_for_status()
+    assert project.plan(expect=0)["actions"] == []  # additive: cat stays
+    project.write(groups=ADDITIVE.format(members="ann@example.com, eve@example.com"))  # ben undeclared
+    plan = project.plan()
+    assert [(a["kind"], [m["key"] for m in a["remove"]], a["add"]) for a in plan["actions"]] == [
+        ("change_members", ["u-ben"], [])
+    ]  # ben was added by reconcile: taken back; cat was not: left alone
+    project.apply()
+    assert server_groups(scim2_tenant)["Engineering"] == {users[k]["id"] for k in ("u-ann", "u-eve", "u-cat")}
+    assert project.plan(expect=0)["actions"] == []
+    project.write(groups=ADDITIVE.format(members="ann@example.com, eve@example.com").replace(
+        "    membership: additive\n", ""))  # authoritative again: cat goes
+    plan = project.plan()
+    assert [(a["kind"], [m["key"] for m in a["remove"]]) for a in plan["actions"]] == [("change_members", ["u-cat"])]
+    project.apply()
+    assert server_groups(scim2_tenant)["Engineering"] == {users[k]["id"] for k in ("u-ann", "u-eve")}
