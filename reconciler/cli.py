@@ -352,6 +352,40 @@ def state_forget(root: Path, account: str, target_name: str) -> None:
     click.echo(forget_account(root, t, account))
 
 
+@cli.command("audit")
+@root_option
+@click.option("--target", "target_name", help="This target only (default: every target with a log).")
+@click.option("--since", help="From this day or time on (UTC), e.g. 2026-12-01 or 2026-12-01T09:00:00Z.")
+@click.option("--key", help="Only the actions on this account or group (externalId, SCIM id or userName).")
+@click.option("--json", "as_json", is_flag=True, help="The records as JSON lines, for other tools.")
+@handle_errors
+def audit_cmd(root: Path, target_name: str | None, since: str | None, key: str | None, as_json: bool) -> None:
+    """Show what past applies did: who applied which plan, and each action's outcome."""
+    import json
+    import re
+
+    from reconciler.audit import AUDIT_DIR, matches, read_audit, render_record
+
+    if since is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?Z?)?", since):
+        raise click.BadParameter("use a UTC day or time: 2026-12-01 or 2026-12-01T09:00:00Z", param_hint="--since")
+    directory = root / AUDIT_DIR
+    files = sorted(directory.glob("*.jsonl")) if directory.is_dir() else []
+    if target_name is not None:
+        files = [f for f in files if f.stem == target_name]
+    if not files:
+        raise ReconcilerError(
+            f"no audit log{' for target ' + repr(target_name) if target_name else ''} under {directory}: "
+            "it is written by `reconcile apply` in this directory"
+        )
+    for f in files:
+        log = read_audit(f)
+        for r in log.records:
+            if matches(r, since=since, key=key) and (key is None or r.get("event") == "action"):
+                click.echo(json.dumps(r, ensure_ascii=False, sort_keys=True) if as_json else render_record(r))
+        if log.damaged:
+            click.echo(f"{f}: {log.damaged} damaged line(s) skipped (cut short by a crash)", err=True)
+
+
 @cli.command("test-connection")
 @root_option
 @click.option("--target", "target_name", help="This target only (default: every target).")

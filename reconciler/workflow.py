@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from reconciler.apply import ApplyResult, Outcome, apply_plan
+from reconciler.audit import AuditLog
 from reconciler.config.checks import check_project
 from reconciler.config.load import Project, Target, load_project
 from reconciler.config.yamlio import ensure_private_dir
@@ -108,20 +109,37 @@ def render_result(result: ApplyResult) -> str:
 
 
 def _apply_one(plan: Plan, root: Path, echo: Echo) -> ApplyResult:
-    if not plan.safety.safe:
-        raise ReconcilerError(
-            f"the plan for {plan.target} is unsafe and cannot be applied: " + "; ".join(plan.safety.violations)
-        )
-    port = TargetClient(open_client(plan.connection, read_only=False))
-    message = f"reconcile apply {plan.target} plan {plan.checksum}"
-    try:
-        result = apply_plan(
-            plan, port, _store_for_plan(root, plan), now=lambda: iso(utcnow()), progress=_progress(echo), message=message
-        )
-    except ScimError as exc:  # the stale check could not read the target: nothing was written
-        raise _located(plan.target, plan.connection.url, exc) from None
-    finally:
-        port.close()
+    with AuditLog(root, plan, lambda: iso(utcnow())) as audit:
+        audit.started()
+        if not plan.safety.safe:
+            reason = f"the plan for {plan.target} is unsafe and cannot be applied: " + "; ".join(plan.safety.violations)
+            audit.refused(reason)
+            raise ReconcilerError(reason)
+        report = _progress(echo)
+
+        def progress(o: Outcome, done: int, total: int) -> None:
+            audit.outcome(o)
+            report(o, done, total)
+
+        port = TargetClient(open_client(plan.connection, read_only=False))
+        message = f"reconcile apply {plan.target} plan {plan.checksum}"
+        try:
+            result = apply_plan(
+                plan, port, _store_for_plan(root, plan), now=lambda: iso(utcnow()), progress=progress, message=message
+            )
+        except ScimError as exc:  # the stale check could not read the target: nothing was written
+            located = _located(plan.target, plan.connection.url, exc)
+            audit.refused(str(located))
+            raise located from None
+        except StalePlanError as exc:
+            audit.refused(str(exc))
+            raise
+        except BaseException as exc:
+            audit.aborted(str(exc) or type(exc).__name__)
+            raise
+        finally:
+            port.close()
+        audit.finished(result)
     echo(render_result(result), nl=False)
     return result
 
