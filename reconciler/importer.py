@@ -62,6 +62,8 @@ class ImportReport:
     files_written: list[Path]
     users: int
     """User entries written (new ones only, with --merge)."""
+    user_keys: list[str]
+    """Their externalIds."""
     groups: int
     skipped_unmanaged: list[str]
     """userNames of accounts left out: no externalId, and --include-unmanaged not given."""
@@ -906,6 +908,7 @@ def run_import(
     return ImportReport(
         files_written=files,
         users=len(sel.users),
+        user_keys=[p.key for p in sel.users],
         groups=len(sel.groups),
         skipped_unmanaged=[u.user_name for u in sel.skipped],
         warnings=list(sel.warnings),

@@ -290,9 +290,34 @@ def import_target(
         )
 
     if not adopt:
-        return str(run(store.load()).text)
-    with store.session(None, f"import --adopt {target.name}") as writer:  # state read under the lock
-        report = run(writer.state)
-        if report.adopted_state is not None:
-            writer.save(report.adopted_state)
-    return str(report.text)
+        report = run(store.load())
+    else:
+        with store.session(None, f"import --adopt {target.name}") as writer:  # state read under the lock
+            report = run(writer.state)
+            if report.adopted_state is not None:
+                writer.save(report.adopted_state)
+    return str(report.text) + _out_of_scope_note(project.root, target.name, report.user_keys)
+
+
+def _out_of_scope_note(root: Path, target_name: str, imported: list[str]) -> str:
+    """Imported users carry no `attributes`: a rule that reads them leaves them out, and the first
+    plan would remove them. Said now, with the project as the import left it."""
+    from reconciler.resolve import resolve
+
+    project = load_project(root)
+    if not imported or any(d.severity is Severity.ERROR for d in check_project(project)):
+        return ""  # validate says what is wrong; nothing can be resolved meanwhile
+    target = next((t for t in project.targets if t.name == target_name), None)
+    if target is None:
+        return ""
+    in_scope = resolve(project.desired, target).users
+    out = [k for k in imported if k not in in_scope]
+    if not out:
+        return ""
+    shown = ", ".join(out[:5]) + (f" and {len(out) - 5} more" if len(out) > 5 else "")
+    return (
+        f"\n  warning: {len(out)} of the {len(imported)} imported users do not match the user filter of "
+        f"target {target_name} ({shown}); imported users carry no `attributes`, so the next plan would "
+        f"{target.policy.removal.action} them: add the attributes its rule reads "
+        f"(`reconcile explain USER --target {target_name}` shows why) before planning"
+    )

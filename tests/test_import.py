@@ -114,3 +114,23 @@ def test_merge_into_a_real_project(scim2_project: Project) -> None:
     # the hand-written users and group were kept; everything the target has is now declared
     plan = p.plan(expect=(0, 2))
     assert not [a for a in plan["actions"] if a["kind"] in ("create_user", "disable_user", "delete_user")]
+
+
+def test_import_warns_when_the_rule_would_leave_the_imported_users_out(scim2_project: Project) -> None:
+    p = scim2_project
+    policy_file = p.root / "policies" / "app.yaml"
+    policy_file.write_text(policy_file.read_text() + "rule: {user_filter: {conditions: "
+                           "[{attribute: attributes.dept, operator: equals, value: eng}]}}\nremoval: {action: disable}\n")
+    r = p.run("import", "--target", "app", "--root", "{root}", "--adopt")
+    imported = N - N // 10
+    assert (f"warning: {imported} of the {imported} imported users do not match the user filter of target app "
+            "(u-001, u-002, u-003, u-004, u-005 and") in r.output
+    assert "so the next plan would disable them" in r.output
+    plan = p.plan(expect=1)  # what the warning announced (and the empty-scope rail refuses)
+    active = sum(1 for i in range(N) if i % 10 and i % 17)  # seed_scim2: the others are disabled already
+    assert sum(1 for kind, _ in kinds(plan) if kind == "disable_user") == active
+
+
+def test_import_says_nothing_more_when_every_imported_user_is_in_scope(scim2_project: Project) -> None:
+    r = scim2_project.run("import", "--target", "app", "--root", "{root}")
+    assert "do not match the user filter" not in r.output
