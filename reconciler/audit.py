@@ -15,15 +15,19 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from reconciler.apply import ApplyResult, Outcome
 from reconciler.config.yamlio import ensure_private_dir
+from reconciler.errors import ReconcilerError
 from reconciler.plan import Plan
+
+log = logging.getLogger(__name__)
 
 AUDIT_DIR = Path(".reconcile") / "audit"
 
@@ -52,16 +56,25 @@ def run_url(env: Mapping[str, str]) -> str | None:
 class AuditLog:
     """The audit log of one apply of one plan; a context manager that closes the file."""
 
-    def __init__(self, root: Path, plan: Plan, now: Any, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, root: Path, plan: Plan, now: Callable[[], str], env: Mapping[str, str] | None = None
+    ) -> None:
         self.plan = plan
         self.now = now
         self.env = os.environ if env is None else env
         self.path = audit_file(root, plan.target)
-        ensure_private_dir(root / ".reconcile")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh: TextIO = self.path.open("a", encoding="utf-8", newline="\n")
-        if _ends_mid_line(self.path):  # a crash cut the last line short: start on a line of our own
-            self._fh.write("\n")
+        self.broken: OSError | None = None
+        try:  # before any write to the target: an apply that cannot be audited does not start
+            ensure_private_dir(root / ".reconcile")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh: TextIO = self.path.open("a", encoding="utf-8", newline="\n")
+            if _ends_mid_line(self.path):  # a crash cut the last line short: start on a line of our own
+                self._fh.write("\n")
+        except OSError as exc:
+            raise ReconcilerError(
+                f"cannot write the audit log {self.path}: {exc.strerror or exc}; nothing was applied "
+                "(fix the directory's permissions or free space, then apply again)"
+            ) from None
 
     def __enter__(self) -> AuditLog:
         return self
@@ -70,15 +83,36 @@ class AuditLog:
         self.close()
 
     def close(self) -> None:
-        if not self._fh.closed:
+        if self._fh.closed:
+            return
+        try:
             self._fh.flush()
             os.fsync(self._fh.fileno())
-            self._fh.close()
+        except OSError as exc:
+            self._broke(exc)
+        finally:
+            try:
+                self._fh.close()
+            except OSError:
+                pass
 
     def _write(self, event: str, **fields: Any) -> None:
+        """One line, flushed. Once the apply runs, a failing disk must not stop it half-way:
+        the failure is logged once and the rest of this log is skipped."""
+        if self.broken is not None:
+            return
         record = {"at": self.now(), "event": event, "target": self.plan.target, "plan": self.plan.checksum, **fields}
-        self._fh.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
-        self._fh.flush()
+        try:
+            self._fh.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+            self._fh.flush()
+        except OSError as exc:
+            self._broke(exc)
+
+    def _broke(self, exc: OSError) -> None:
+        if self.broken is None:
+            self.broken = exc
+            log.warning("could not write the audit log %s (%s); the apply goes on, the rest of its log is lost",
+                        self.path, exc.strerror or exc)
 
     def started(self) -> None:
         d = self.plan.desired

@@ -108,3 +108,52 @@ def test_actor_and_run_outside_github() -> None:
     assert run_url({}) is None
     assert run_url({"GITHUB_RUN_ID": "7", "GITHUB_REPOSITORY": "a/b"}) == "https://github.com/a/b/actions/runs/7"
     assert json.loads(json.dumps(actor({})))  # a plain string
+
+
+def test_an_apply_that_cannot_be_audited_does_not_start(project: Project, scim2_tenant: Any) -> None:
+    audit_file(project.root, "app").mkdir(parents=True)  # a directory where the log should be
+    project.plan()
+    r = project.apply(expect=1)
+    assert "cannot write the audit log" in r.output and "nothing was applied" in r.output
+    assert "Traceback" not in r.output
+    users = httpx.get(scim2_tenant.base_url + "/Users", headers={"Authorization": f"Bearer {scim2_tenant.token}"})
+    assert users.json()["totalResults"] == 0
+
+
+class FailingFile:
+    """A file whose disk fills up after `room` lines."""
+
+    def __init__(self, room: int) -> None:
+        self.room, self.lines, self.closed = room, [], False
+
+    def write(self, text: str) -> None:
+        if len(self.lines) >= self.room:
+            raise OSError(28, "No space left on device")
+        self.lines.append(text)
+
+    def flush(self) -> None: ...
+    def fileno(self) -> int: raise OSError(28, "No space left on device")
+    def close(self) -> None: self.closed = True
+
+
+def test_a_disk_that_fills_up_mid_apply_does_not_stop_the_apply(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from types import SimpleNamespace
+
+    from reconciler.apply import Outcome
+    from reconciler.audit import AuditLog
+
+    plan = SimpleNamespace(target="app", checksum="sha256:x", actions=(),
+                           desired=SimpleNamespace(commit=None, dirty=False, digest="d"),
+                           connection=SimpleNamespace(url="http://x"))
+    audit = AuditLog(tmp_path, plan, lambda: "2026-12-04T00:00:00Z", env={})  # type: ignore[arg-type]
+    audit._fh.close()
+    audit._fh = FailingFile(room=2)  # type: ignore[assignment]
+    audit.started()
+    for i in range(5):  # the third line fails: no exception reaches the apply
+        audit.outcome(Outcome("create_user", f"u{i}", f"u{i}@x.org", "ok"))
+    audit.close()
+    assert len(audit._fh.lines) == 2 and audit._fh.closed  # type: ignore[attr-defined]
+    assert isinstance(audit.broken, OSError)
+    assert [r.message for r in caplog.records].count(
+        f"could not write the audit log {audit.path} (No space left on device); the apply goes on, "
+        "the rest of its log is lost") == 1
