@@ -310,8 +310,8 @@ def _out_of_scope_note(root: Path, target_name: str, imported: list[str]) -> str
     target = next((t for t in project.targets if t.name == target_name), None)
     if target is None:
         return ""
-    in_scope = resolve(project.desired, target).users
-    out = [k for k in imported if k not in in_scope]
+    left_out = resolve(project.desired, target).excluded  # declared, and not matched by the rule
+    out = [k for k in imported if k in left_out]  # (a file written outside desired-state is not declared)
     if not out:
         return ""
     shown = ", ".join(out[:5]) + (f" and {len(out) - 5} more" if len(out) > 5 else "")

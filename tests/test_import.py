@@ -134,3 +134,12 @@ def test_import_warns_when_the_rule_would_leave_the_imported_users_out(scim2_pro
 def test_import_says_nothing_more_when_every_imported_user_is_in_scope(scim2_project: Project) -> None:
     r = scim2_project.run("import", "--target", "app", "--root", "{root}")
     assert "do not match the user filter" not in r.output
+
+
+def test_an_import_written_outside_desired_state_is_not_called_out_of_scope(scim2_project: Project) -> None:
+    p = scim2_project
+    policy_file = p.root / "policies" / "app.yaml"
+    policy_file.write_text(policy_file.read_text() + "rule: {user_filter: {conditions: "
+                           "[{attribute: attributes.dept, operator: equals, value: eng}]}}\n")
+    r = p.run("import", "--target", "app", "--root", "{root}", "--out", str(p.root / "elsewhere.yaml"))
+    assert "do not match the user filter" not in r.output
