@@ -88,10 +88,31 @@ def validate(root: Path) -> None:
 @click.option("--target", "target_name", help="Only this target (default: every target).")
 @handle_errors
 def explain(root: Path, user: str, target_name: str | None) -> None:
-    """Show why USER (userName, externalId or a previous key) is in or out of each target."""
-    from reconciler.explain import explain_user, find_user, render_explanation
+    """Show why USER (userName, externalId or a previous key) is in or out of each target.
+
+    With group:NAME (externalId or displayName), show which declared members each target gives
+    the group, and through which nested group.
+    """
+    from reconciler.explain import (
+        explain_group,
+        explain_user,
+        find_group,
+        find_user,
+        render_explanation,
+        render_group_explanation,
+    )
 
     project, _ = load_checked(root)
+    if user.startswith("group:"):
+        group = find_group(project, user.removeprefix("group:"))
+        if group is None:
+            raise ReconcilerError(
+                f"no declared group '{user.removeprefix('group:')}' (looked up by externalId, displayName and previously)"
+            )
+        targets = pick_targets(project, target_name)
+        via, groups = explain_group(project, group, targets)
+        click.echo(render_group_explanation(group, via, groups, {t.name: t for t in targets}))
+        return
     spec = find_user(project, user)
     if spec is None:
         raise ReconcilerError(

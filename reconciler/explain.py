@@ -1,4 +1,5 @@
-"""`explain`: why a user is in or out of each target's scope, and which groups it gets. Pure."""
+"""`explain`: why a user is in or out of each target's scope and which groups it gets; for a
+group, which of its declared members each target gives it, and through which nested group. Pure."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import json
 from dataclasses import dataclass
 
 from reconciler.config.load import Project, Target
-from reconciler.config.models import UserSpec
+from reconciler.config.models import GroupSpec, UserSpec
 from reconciler.config.policy import Condition
-from reconciler.resolve import build_graph, flatten, resolve, rule_context, user_key
+from reconciler.resolve import GroupGraph, build_graph, flatten, resolve, rule_context, user_key
 from reconciler.rules import ConditionTrace, GroupTrace, trace
 
 
@@ -112,3 +113,91 @@ def _condition_line(c: ConditionTrace) -> str:
     cs = " (case-sensitive)" if cond.case_sensitive else ""
     actual = ", ".join(json.dumps(v, ensure_ascii=False, default=str) for v in c.actual) or "absent"
     return f"{mark} {cond.attribute or 'user'} {cond.operator}{value}{cs}    actual: {actual}"
+
+
+# --- groups --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GroupExplanation:
+    target: str
+    selected: bool
+    members: tuple[str, ...]
+    """userNames of the declared members in the target's scope: what the group holds there."""
+    left_out: tuple[str, ...]
+    """userNames of declared members the user filter leaves out (kept while only disabled)."""
+
+
+def find_group(project: Project, query: str) -> GroupSpec | None:
+    """By externalId, then displayName (any case), then an earlier name or key."""
+    wanted = query.casefold()
+    for finder in (
+        lambda g: g.external_id == query,
+        lambda g: g.display_name.casefold() == wanted,
+        lambda g: any(p == query or p.casefold() == wanted for p in g.previously),
+    ):
+        for g in project.desired.groups:
+            if finder(g):
+                return g
+    return None
+
+
+def explain_group(project: Project, group: GroupSpec, targets: list[Target]) -> tuple[dict[str, str | None], list[GroupExplanation]]:
+    """Where each declared member comes from (None: listed directly; else the displayName of the
+    nested group that lists it), and what each target gives the group."""
+    graph = build_graph(project.desired)
+    via = _via(graph, group.external_id)
+    name = {uid: graph.users[uid].user_name for uid in via}
+    out = []
+    for t in targets:
+        tg = resolve(project.desired, t, graph).groups.get(group.external_id)
+        if tg is None:
+            out.append(GroupExplanation(t.name, False, (), ()))
+            continue
+        out.append(GroupExplanation(
+            t.name, True, tuple(sorted(name[u] for u in tg.members)), tuple(sorted(name[u] for u in tg.held))
+        ))
+    return {name[u]: v for u, v in via.items()}, out
+
+
+def _via(graph: GroupGraph, root: str) -> dict[str, str | None]:
+    """Breadth first from `root`: each member with the nearest group that lists it directly."""
+    out: dict[str, str | None] = {u: None for u in graph.direct_users.get(root, frozenset())}
+    seen, level = {root}, list(graph.nested.get(root, ()))
+    while level:
+        following: list[str] = []
+        for g in sorted(level):
+            if g in seen:
+                continue
+            seen.add(g)
+            for u in sorted(graph.direct_users.get(g, frozenset())):
+                out.setdefault(u, graph.groups[g].display_name)
+            following.extend(graph.nested.get(g, ()))
+        level = following
+    return out
+
+
+def render_group_explanation(
+    group: GroupSpec, via: dict[str, str | None], items: list[GroupExplanation], targets: dict[str, Target]
+) -> str:
+    nested = sum(1 for v in via.values() if v is not None)
+    lines = [
+        f"group {group.display_name} (externalId {group.external_id}), membership {group.membership}",
+        f"  declared members: {len(via)}" + (f" ({len(via) - nested} listed directly, {nested} through nested groups)"
+                                             if nested else ""),
+    ]
+    for e in items:
+        choice = targets[e.target].policy.rule.groups
+        rule = "rule.groups: all" if choice == "all" else "rule.groups: " + ", ".join(choice)
+        lines.append("")
+        if not e.selected:
+            lines.append(f"target {e.target}: not selected ({rule}); the target does not get this group")
+            continue
+        lines.append(f"target {e.target}: selected ({rule})")
+        lines.append(f"  members there: {len(e.members)}")
+        lines.extend(f"    {u}" + (f"  (through {via[u]})" if via.get(u) else "") for u in e.members)
+        if e.left_out:
+            lines.append(f"  left out by the user filter: {len(e.left_out)} (kept while only disabled, never added; "
+                         "`reconcile explain USER` shows why)")
+            lines.extend(f"    {u}" for u in e.left_out)
+    return "\n".join(lines)

@@ -94,6 +94,43 @@ def test_validate_and_explain_cli_on_examples() -> None:
     assert r.exit_code == 0 and "trent@example.com" in r.output  # found by a previous key
     r = runner.invoke(cli, ["explain", "nobody@example.com", "--root", str(ROOT)], env=env)
     assert r.exit_code == 1 and "no declared user" in r.output
+    r = runner.invoke(cli, ["explain", "group:Engineering", "--root", str(ROOT)], env=env)
+    assert r.exit_code == 0, r.output
+    assert "declared members: 7 (5 listed directly, 2 through nested groups)" in r.output
+    assert "    carol@example.com  (through Platform)" in r.output
+    bitwarden, wiki = r.output.split("\ntarget wiki")
+    assert "left out by the user filter: 1" in bitwarden and "    mallory@contractors.example.net" in bitwarden
+    assert "    mallory@contractors.example.net" in wiki.split("left out")[0]  # the wiki rule takes her
+    r = runner.invoke(cli, ["explain", "group:Sales", "--root", str(ROOT), "--target", "wiki"], env=env)
+    assert r.exit_code == 0 and "group Go-To-Market (externalId grp-gtm)" in r.output  # an earlier name
+    assert "target wiki: not selected (rule.groups: Engineering, Security, Platform)" in r.output
+    r = runner.invoke(cli, ["explain", "group:nope", "--root", str(ROOT)], env=env)
+    assert r.exit_code == 1 and "no declared group 'nope'" in r.output
+
+
+def test_explain_group_names_the_nearest_nested_group(tmp_path: Path) -> None:
+    from reconciler.explain import explain_group, find_group
+
+    write(
+        tmp_path,
+        {
+            "desired-state/u.yaml": "users:\n"
+            + "".join(f"  - {{externalId: u{i}, userName: u{i}@x.org}}\n" for i in range(4)),
+            "desired-state/g.yaml": (
+                "groups:\n"
+                "  - {externalId: a, displayName: A, members: [u0@x.org, 'group:b', 'group:c']}\n"
+                "  - {externalId: b, displayName: B, members: [u1@x.org, 'group:c']}\n"
+                "  - {externalId: c, displayName: C, members: [u1@x.org, u2@x.org, u0@x.org]}\n"
+            ),
+            "policies/t.yaml": "connection: {url: 'http://x', token_env: T}\n",
+        },
+    )
+    project = load_project(tmp_path)
+    group = find_group(project, "a")
+    assert group is not None and find_group(project, "A") == group
+    via, (t,) = explain_group(project, group, list(project.targets))
+    assert via == {"u0@x.org": None, "u1@x.org": "B", "u2@x.org": "C"}
+    assert t.selected and t.members == ("u0@x.org", "u1@x.org", "u2@x.org") and t.left_out == ()
 
 
 def test_schema_files_are_current(tmp_path: Path) -> None:
