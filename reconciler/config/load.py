@@ -345,7 +345,10 @@ def _report(
         else:
             msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
             name = ".".join(str(p) for p in loc if not isinstance(p, int)) or "value"
-            bag.error(f"{name}: {msg}", loaded.where(path), _TYPE_HINTS.get(kind))
+            hint = _TYPE_HINTS.get(kind)
+            if kind == "literal_error":
+                hint = _choice_hint(_at(data, loc), re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", ""))))
+            bag.error(f"{name}: {msg}", loaded.where(path), hint)
 
 
 # What each type error expected, in the order a message lists them.
@@ -463,6 +466,24 @@ def _models_in(annotation: Any) -> set[type[Any]]:
             if arg is not Ellipsis:
                 found |= _models_in(arg)
     return found
+
+
+# Words other tools use for a value reconcile spells differently.
+_SYNONYMS = {
+    "revoke": "disable", "revoked": "disable", "deactivate": "disable", "suspend": "disable",
+    "deprovision": "delete", "remove": "delete", "strict": "authoritative", "exact": "authoritative",
+    "additional": "additive", "merge": "additive",
+}
+
+
+def _choice_hint(got: Any, choices: list[str]) -> str | None:
+    """For a value outside a fixed set: the likely intended one, else the whole set."""
+    if not choices or not isinstance(got, str):
+        return None
+    synonym = _SYNONYMS.get(got.strip().lower())
+    if synonym in choices:
+        return f"did you mean '{synonym}'? ('{got}' is another tool's word for it)"
+    return _did_you_mean(got, choices) or "one of: " + ", ".join(choices)
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str | None:
