@@ -419,4 +419,13 @@ def apply_plan(
             return run.run()
         finally:
             run.flush()
+            writer.note([outcome_line(o) for o in run.result.outcomes])
+
+
+def outcome_line(o: Outcome) -> str:
+    """One action's outcome in a line: `ok create_user ann@example.com (id 2819c223)`."""
+    detail = f" (id {o.scim_id})" if o.scim_id else ""
+    if o.status != "ok" and o.message:
+        detail += f": {o.message}"
+    return f"{o.status} {o.kind} {o.label}{detail}"
 

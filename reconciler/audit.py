@@ -26,6 +26,7 @@ from reconciler.apply import ApplyResult, Outcome
 from reconciler.config.yamlio import ensure_private_dir
 from reconciler.errors import ReconcilerError
 from reconciler.plan import Plan
+from reconciler.state.git import run_url
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +45,6 @@ def actor(env: Mapping[str, str]) -> str:
         return getpass.getuser()
     except (OSError, KeyError):  # no login name (a container without a passwd entry)
         return "unknown"
-
-
-def run_url(env: Mapping[str, str]) -> str | None:
-    if env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):
-        server = env.get("GITHUB_SERVER_URL", "https://github.com")
-        return f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
-    return None
 
 
 class AuditLog:

@@ -106,7 +106,8 @@ def test_actor_and_run_outside_github() -> None:
     assert actor({"GITHUB_ACTOR": "octocat"}) == "github:octocat"
     assert actor({}) not in ("", "github:")
     assert run_url({}) is None
-    assert run_url({"GITHUB_RUN_ID": "7", "GITHUB_REPOSITORY": "a/b"}) == "https://github.com/a/b/actions/runs/7"
+    assert run_url({"GITHUB_RUN_ID": "7", "GITHUB_REPOSITORY": "a/b", "GITHUB_SERVER_URL": "https://github.com"}) \
+        == "https://github.com/a/b/actions/runs/7"
     assert json.loads(json.dumps(actor({})))  # a plain string
 
 

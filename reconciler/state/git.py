@@ -101,6 +101,9 @@ def pull_request_ref(env: Mapping[str, str]) -> str | None:
     return f"#{number}"
 
 
+MAX_ACTION_LINES = 500
+
+
 def commit_message(
     *,
     target: str,
@@ -110,8 +113,10 @@ def commit_message(
     env: Mapping[str, str],
     recovered: bool = False,
     interrupted: str | None = None,
+    actions: Sequence[str] = (),
 ) -> str:
-    """Subject naming the target, a short explanation when needed, then trailers."""
+    """Subject naming the target, a short explanation when needed, the actions and their
+    outcomes (the branch's history is then the apply log), then trailers."""
     first = message.strip().splitlines()[0].strip() if message.strip() else "apply"
     lines = [f"reconcile {target}: {first}", ""]
     notes = []
@@ -121,6 +126,11 @@ def commit_message(
         notes.append(f"The apply ended with an error ({interrupted}); state as far as it got.")
     if notes:
         lines += [*notes, ""]
+    if actions:
+        shown = list(actions[:MAX_ACTION_LINES])
+        if len(actions) > MAX_ACTION_LINES:
+            shown.append(f"... and {len(actions) - MAX_ACTION_LINES} more (reconcile audit on the runner has them all)")
+        lines += ["Actions:", *(f"  {a}" for a in shown), ""]
     lines += [
         f"Plan-Checksum: {plan_checksum or 'none'}",
         f"Target: {target}",
@@ -264,7 +274,7 @@ class GitStore(StateStore):
                 raise
             writer.close()
             if writer.pending:
-                self._publish(tip, writer.state, plan_checksum, message, resolution.recovered, None)
+                self._publish(tip, writer.state, plan_checksum, message, resolution.recovered, None, writer.notes)
 
     def _refuse_if_moved(self, tip: str | None) -> None:
         if self._seen_tip is not _NOT_LOADED and tip != self._seen_tip:
@@ -298,7 +308,8 @@ class GitStore(StateStore):
             return
         try:
             self._publish(
-                tip, writer.state, plan_checksum, message, resolution.recovered, type(exc).__name__
+                tip, writer.state, plan_checksum, message, resolution.recovered, type(exc).__name__,
+                writer.notes,
             )
         except StateError as push_error:
             log.error(
@@ -330,12 +341,13 @@ class GitStore(StateStore):
         message: str,
         recovered: bool,
         interrupted: str | None,
+        actions: Sequence[str] = (),
     ) -> str:
         blob = self._text(["hash-object", "-w", "--stdin"], what="store the state", stdin=encode_state(state))
         tree = self._text(["mktree", "-z"], what="build the tree", stdin=self._tree_input(parent, blob))
         text = commit_message(
             target=self.target, message=message, plan_checksum=plan_checksum, state=state,
-            env=os.environ, recovered=recovered, interrupted=interrupted,
+            env=os.environ, recovered=recovered, interrupted=interrupted, actions=actions,
         )  # fmt: skip
         parents = ["-p", parent] if parent else []
         commit = self._text(
@@ -528,6 +540,8 @@ class _GitWriter(StateWriter):
         self._mutex = threading.Lock()
         self.pending = pending
         """Whether there is state that the branch does not have yet."""
+        self.notes: list[str] = []
+        """The session's actions and outcomes, for the commit message."""
 
     @property
     def state(self) -> State:
@@ -544,6 +558,10 @@ class _GitWriter(StateWriter):
             self.pending = True
         log.debug("journaled state of target %r at serial %d", new.target, new.serial)
         return new
+
+    def note(self, lines: Sequence[str]) -> None:
+        with self._mutex:
+            self.notes.extend(lines)
 
     def close(self) -> None:
         with self._mutex:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import abc
 import json
 import logging
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Literal
@@ -67,6 +68,10 @@ class StateWriter(abc.ABC):
     @abc.abstractmethod
     def save(self, state: State) -> State:
         """Store `state` as the successor of the stored state; return it with its new serial."""
+
+    def note(self, lines: Sequence[str]) -> None:
+        """What this session did, one line per action, for a store that keeps a history: the git
+        store writes them into its commit message. Others ignore them."""
 
 
 class StateStore(abc.ABC):

@@ -46,3 +46,8 @@ def test_apply_commits_state_to_the_branch(tmp_path: Path, scim2_tenant: Any) ->
     assert kinds(project.plan()) == [("disable_user", "u-dan")]
     project.apply()
     assert len(git(bare, "rev-list", "reconcile-state").split()) == 2
+    # the branch's history is the apply log: each commit lists its actions and their outcomes
+    last, first = git(bare, "log", "--format=%B%x00", "reconcile-state").split("\x00")[:2]
+    dan = state["users"]["u-dan"]["id"]
+    assert f"Actions:\n  ok disable_user dan@example.com (id {dan})\n\nPlan-Checksum:" in last
+    assert first.count("\n  ok create_user ") == 5 and "\n  ok create_group Engineering (id " in first

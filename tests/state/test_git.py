@@ -171,6 +171,11 @@ def test_commit_message_without_github() -> None:
         "The apply ended with an error (ScimError); state as far as it got.\n\n"
         "Plan-Checksum: none\nTarget: t\nState-Serial: 3\nState-Lineage: L\n"
     )
+    listed = commit_message(target="t", message="apply", plan_checksum="c", state=state, env={},
+                            actions=[f"ok create_user u{i}@x.org" for i in range(502)])
+    assert "\n\nActions:\n  ok create_user u0@x.org\n" in listed
+    assert "  ok create_user u499@x.org\n  ... and 2 more (reconcile audit on the runner has them all)\n\n" in listed
+    assert listed.endswith("Plan-Checksum: c\nTarget: t\nState-Serial: 3\nState-Lineage: L\n")  # trailers last
     env = {"RECONCILE_PR_NUMBER": "9; rm -rf /", "GITHUB_RUN_ID": "1"}
     assert "Pull-Request" not in commit_message(target="t", message="", plan_checksum="c", state=state, env=env)
     assert "Pull-Request: #9" in commit_message(
