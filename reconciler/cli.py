@@ -19,6 +19,7 @@ from reconciler.config.checks import check_project
 from reconciler.config.load import Project, Target, load_project
 from reconciler.cli_common import ScrubFilter, echo_diagnostics, handle_errors, root_option
 from reconciler.errors import ConfigError, Diagnostic, ReconcilerError, Severity
+from reconciler.runtime import no_cycle_collection
 
 log = logging.getLogger("reconciler")
 
@@ -220,6 +221,7 @@ def _out_path(out: Path, target: str, several: bool) -> Path:
     help="Also save what was read from the target as a snapshot (personal data: keep it private).",
 )
 @handle_errors
+@no_cycle_collection()  # bounded, and builds hundreds of thousands of acyclic values
 def plan(
     root: Path,
     target_name: str | None,
@@ -234,26 +236,8 @@ def plan(
     save_live: Path | None,
 ) -> None:
     """Compute what apply would change, and write it as a reviewable plan."""
-    from reconciler.runtime import no_cycle_collection
-
     if target_name and all_targets:
         raise click.UsageError("--target and --all are exclusive")
-    with no_cycle_collection():  # bounded, and builds hundreds of thousands of acyclic values
-        _plan(root, target_name, out, fmt, detailed_exitcode, redact, allow_removals, allow_empty, snapshot, save_live)
-
-
-def _plan(
-    root: Path,
-    target_name: str | None,
-    out: Path | None,
-    fmt: str,
-    detailed_exitcode: bool,
-    redact: bool,
-    allow_removals: int | None,
-    allow_empty: bool,
-    snapshot: Path | None,
-    save_live: Path | None,
-) -> None:
     from reconciler.policy import Overrides
     from reconciler.render import render
     from reconciler.plan import save_plan

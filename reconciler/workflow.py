@@ -20,8 +20,8 @@ from reconciler.config.load import Project, Target, load_project
 from reconciler.config.yamlio import ensure_private_dir
 from reconciler.diff import iso
 from reconciler.errors import ConfigError, ReconcilerError, ScimError, Severity, StalePlanError
-from reconciler.live import load_snapshot, save_snapshot
-from reconciler.plan import Plan, load_plan, save_plan
+from reconciler.live import LiveState, load_snapshot, save_snapshot
+from reconciler.plan import ConnectionInfo, Plan, load_plan, save_plan
 from reconciler.planner import connection_info, git_info, make_plan, utcnow
 from reconciler.policy import Overrides
 from reconciler.render import render
@@ -58,13 +58,7 @@ def plan_target(
     if snapshot is not None:
         live = load_snapshot(snapshot)
     else:
-        port = TargetClient(open_client(conn, read_only=True))
-        try:
-            live = port.read_all()
-        except ScimError as exc:
-            raise _located(target.name, conn.url, exc) from None
-        finally:
-            port.close()
+        live = read_live(target.name, conn)
         if save_live is not None:
             save_snapshot(live, save_live)
     return make_plan(
@@ -77,6 +71,17 @@ def _located(name: str, url: str, exc: ScimError) -> ReconcilerError:
     err = type(exc)(f"target {name} ({url}): {exc.args[0] if exc.args else 'request failed'}",
                     status=exc.status, scim_type=exc.scim_type, detail=exc.detail, method=exc.method, path=exc.path)
     return err
+
+
+def read_live(name: str, conn: ConnectionInfo) -> LiveState:
+    """Everything the target holds, read with a read-only client; a failure names the target."""
+    port = TargetClient(open_client(conn, read_only=True))
+    try:
+        return port.read_all()
+    except ScimError as exc:
+        raise _located(name, conn.url, exc) from None
+    finally:
+        port.close()
 
 
 def _progress(echo: Echo) -> Callable[[Outcome, int, int], None]:
@@ -275,13 +280,7 @@ def import_target(
 
     conn = connection_info(target)
     store = open_target_store(project.root, target)
-    port = TargetClient(open_client(conn, read_only=True))
-    try:
-        live = port.read_all()
-    except ScimError as exc:
-        raise _located(target.name, conn.url, exc) from None
-    finally:
-        port.close()
+    live = read_live(target.name, conn)
 
     def run(state: State) -> Any:
         return run_import(

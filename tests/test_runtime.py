@@ -36,3 +36,20 @@ def test_the_plan_command_leaves_the_collector_as_it_found_it(tmp_path: Path) ->
     result = CliRunner().invoke(cli, ["plan", "--root", str(tmp_path)])
     assert result.exit_code == 1, result.output
     assert gc.isenabled()
+
+
+def test_the_plan_command_runs_with_collection_paused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import reconciler.workflow
+    from reconciler.errors import ReconcilerError
+
+    seen: list[bool] = []
+
+    def spy(*args: object, **kwargs: object) -> None:
+        seen.append(gc.isenabled())
+        raise ReconcilerError("stop here")
+
+    monkeypatch.setattr(reconciler.workflow, "plan_target", spy)
+    root = Path(__file__).resolve().parent.parent  # the example project
+    result = CliRunner().invoke(cli, ["plan", "--root", str(root), "--target", "wiki"])
+    assert result.exit_code == 1 and "stop here" in result.output, result.output
+    assert seen == [False] and gc.isenabled()
