@@ -14,7 +14,7 @@ from reconciler.actions import ChangeMembers
 from reconciler.config.checks import check_project
 from reconciler.config.load import load_project
 from reconciler.errors import Severity
-from reconciler.importer import ImportReport, generated_user_key, run_import
+from reconciler.importer import ImportReport, generated_user_key
 from reconciler.live import LiveState, fetch_live
 from reconciler.plan import Plan
 from reconciler.planner import connection_info, make_plan
@@ -22,6 +22,8 @@ from reconciler.policy import Overrides
 from reconciler.state.model import ManagedGroup, State
 from reconciler.target import open_client
 from tests.scim.helpers import bulk_create_users, create_group
+from tests.test_importer import do_import as import_live
+from tests.test_importer import edit, imported, kinds
 
 N = 300
 NOW = datetime(2026, 12, 4, 13, 4, 50)
@@ -57,25 +59,8 @@ def plan(root: Path, env: dict[str, str], state: State) -> Plan:
     return make_plan(project_, target, live, state, connection_info(target, env), now=NOW, overrides=Overrides())
 
 
-def kinds(p: Plan) -> list[tuple[str, str]]:
-    return [(a.kind, a.key) for a in p.actions]
-
-
 def do_import(root: Path, env: dict[str, str], state: State, profile: str, **kw: Any) -> ImportReport:
-    args: dict[str, Any] = dict(root=root, target_name="app", live=read(root, env), state=state, out=None,
-                                merge=False, include_unmanaged=False, adopt=False, now=NOW, profile=profile)
-    args.update(kw)
-    return run_import(**args)
-
-
-def imported(root: Path) -> Path:
-    return root / "desired-state" / "imported-app.yaml"
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert text.count(old) == 1, old
-    path.write_text(text.replace(old, new))
+    return import_live(root, read(root, env), state, profile=profile, **kw)  # what the server holds now
 
 
 # --- scim2-server --------------------------------------------------------------------------------------
