@@ -23,6 +23,15 @@ def write(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
+def four_users_and(root: Path, groups: str) -> Path:
+    """A project of users u0..u3@x.org, these group lines and a target that takes everyone."""
+    return write(root, {
+        "desired-state/u.yaml": "users:\n" + "".join(f"  - {{externalId: u{i}, userName: u{i}@x.org}}\n" for i in range(4)),
+        "desired-state/g.yaml": "groups:\n" + groups,
+        "policies/t.yaml": "connection: {url: 'http://x', token_env: T}\n",
+    })
+
+
 def test_example_project_is_valid() -> None:
     project = load_project(ROOT)
     errors = [d for d in check_project(project, env={}) if d.severity is Severity.ERROR]
@@ -55,19 +64,11 @@ def test_example_wiki_selected_groups() -> None:
 
 
 def test_nested_flattening_and_cycle_detection(tmp_path: Path) -> None:
-    write(
+    four_users_and(
         tmp_path,
-        {
-            "desired-state/u.yaml": "users:\n"
-            + "".join(f"  - {{externalId: u{i}, userName: u{i}@x.org}}\n" for i in range(4)),
-            "desired-state/g.yaml": (
-                "groups:\n"
-                "  - {externalId: a, displayName: A, members: [u0@x.org, 'group:b']}\n"
-                "  - {externalId: b, displayName: B, members: [U1@X.ORG, 'group:C']}\n"
-                "  - {externalId: c, displayName: C, members: [u2, 'group:a']}\n"
-            ),
-            "policies/t.yaml": "connection: {url: 'http://x', token_env: T}\n",
-        },
+        "  - {externalId: a, displayName: A, members: [u0@x.org, 'group:b']}\n"
+        "  - {externalId: b, displayName: B, members: [U1@X.ORG, 'group:C']}\n"
+        "  - {externalId: c, displayName: C, members: [u2, 'group:a']}\n",
     )
     project = load_project(tmp_path)
     graph = build_graph(project.desired)
@@ -111,19 +112,11 @@ def test_validate_and_explain_cli_on_examples() -> None:
 def test_explain_group_names_the_nearest_nested_group(tmp_path: Path) -> None:
     from reconciler.explain import explain_group, find_group
 
-    write(
+    four_users_and(
         tmp_path,
-        {
-            "desired-state/u.yaml": "users:\n"
-            + "".join(f"  - {{externalId: u{i}, userName: u{i}@x.org}}\n" for i in range(4)),
-            "desired-state/g.yaml": (
-                "groups:\n"
-                "  - {externalId: a, displayName: A, members: [u0@x.org, 'group:b', 'group:c']}\n"
-                "  - {externalId: b, displayName: B, members: [u1@x.org, 'group:c']}\n"
-                "  - {externalId: c, displayName: C, members: [u1@x.org, u2@x.org, u0@x.org]}\n"
-            ),
-            "policies/t.yaml": "connection: {url: 'http://x', token_env: T}\n",
-        },
+        "  - {externalId: a, displayName: A, members: [u0@x.org, 'group:b', 'group:c']}\n"
+        "  - {externalId: b, displayName: B, members: [u1@x.org, 'group:c']}\n"
+        "  - {externalId: c, displayName: C, members: [u1@x.org, u2@x.org, u0@x.org]}\n",
     )
     project = load_project(tmp_path)
     group = find_group(project, "a")
