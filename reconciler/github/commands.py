@@ -243,13 +243,7 @@ def preflight_cmd(root: Path) -> None:
 @github.command("explain-changes")
 @click.option("--base", required=True, help="The base commit to compare with (e.g. HEAD^1 of a PR merge commit).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Where to write the Markdown.")
-@click.option(
-    "--root",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Project directory (a git checkout).",
-)
+@root_option
 @click.option("--redact", is_flag=True, help="Mask e-mails and externalIds.")
 @click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True, help="Users explained at most.")
 @handle_errors
