@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reconciler.config.models import UserSpec
-from reconciler.config.policy import Condition, ConditionGroup
+from reconciler.config.policy import ConditionGroup
 from reconciler.rules import RuleContext, compile_filter, evaluate, trace, values_of
 
 ALICE = UserSpec.validate(

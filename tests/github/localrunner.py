@@ -16,14 +16,12 @@ in the log, as the runner does; `::add-mask::` lines are honoured and kept out o
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
 import subprocess
 import sys
 import textwrap
-import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -362,14 +360,6 @@ def _read_outputs(text: str) -> dict[str, str]:
             out[key] = value
         i += 1
     return out
-
-
-def zip_bytes(files: Mapping[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        for n, d in files.items():
-            z.writestr(n, d)
-    return buf.getvalue()
 
 
 def copy_project(src: Path, dest: Path) -> None:
