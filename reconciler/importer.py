@@ -24,7 +24,6 @@ import hashlib
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -37,6 +36,7 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reconciler.errors import ReconcilerError
+from reconciler.fileio import atomic_write
 from reconciler.live import LiveGroup, LiveState, LiveUser
 from reconciler.resolve import user_key
 from reconciler.state.model import ManagedGroup, ManagedUser, State
@@ -740,22 +740,6 @@ def desired_files(root: Path) -> list[Path]:
     return sorted(p for p in directory.glob("**/*") if p.is_file() and p.suffix in (".yaml", ".yml"))
 
 
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(text.encode("utf-8"))
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-        else:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 @dataclass(frozen=True)
 class _Context:
     root: Path
@@ -899,7 +883,7 @@ def run_import(
             members_readable=readable, skipped=sel.skipped,
         )}
     for path, text in sorted(texts.items()):
-        write_atomic(path, text)
+        atomic_write(path, text.encode("utf-8"))  # an existing file keeps its permissions
         log.info("import: wrote %s (%d characters)", path, len(text))
     new_state = adopted_state(state, live, sel) if adopt else None
     log.info("import from %s: %d users, %d groups, %d left out", target_name, len(sel.users), len(sel.groups),

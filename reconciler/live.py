@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -18,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.dataclasses import dataclass
 
 from reconciler.errors import ConfigError, Diagnostic, SourceRef
+from reconciler.fileio import atomic_write
+from reconciler.jsontext import sorted_json
 
 if TYPE_CHECKING:
     from reconciler.scim.client import ScimClient
@@ -99,21 +100,12 @@ def snapshot_text(live: LiveState) -> str:
     data["users"] = sorted(data["users"], key=lambda u: u["id"])
     data["groups"] = sorted(data["groups"], key=lambda g: g["id"])
     doc = {"format": SNAPSHOT_FORMAT, "format_version": SNAPSHOT_VERSION, "live": data}
-    return json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    return sorted_json(doc).decode("utf-8")
 
 
 def save_snapshot(live: LiveState, path: str | os.PathLike[str]) -> None:
     """Write a snapshot atomically (a temporary file in the same folder, then a rename)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(snapshot_text(live))
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(Path(path), snapshot_text(live).encode("utf-8"), mode=0o600)  # personal data: owner only
 
 
 class _SnapshotDoc(BaseModel):

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections import Counter
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic_core import to_json
 
 from reconciler import __version__
 from reconciler.actions import Action, sort_actions
 from reconciler.errors import PlanFormatError
+from reconciler.fileio import atomic_write
+from reconciler.jsontext import sorted_json
 from reconciler.policy import SafetyReport
 
 FORMAT_VERSION: Literal[1] = 1
@@ -112,41 +112,11 @@ def build_plan(**fields: Any) -> Plan:
 
 def dumps(plan: Plan) -> str:
     """The plan file: indented JSON with sorted keys (same inputs, same bytes)."""
-    return pretty_json(plan.model_dump(mode="json")) + "\n"
-
-
-def pretty_json(data: Any) -> str:
-    """Exactly `json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False)`, twice as fast:
-    Python's indenting encoder is pure Python (1 s for a 40 MB plan), so the C encoder sorts the
-    keys, the C decoder keeps that order, and pydantic-core's serializer indents. A document with
-    a float spelled with an exponent or many digits (the two spell those differently) or a lone
-    surrogate takes json.dumps itself; a test holds the two to the same bytes on random documents."""
-    try:
-        compact = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        return to_json(json.loads(compact, parse_float=_plain_float), indent=2).decode()
-    except (_Unusual, ValueError):  # ValueError: also a surrogate pydantic-core cannot write
-        return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False)
-
-
-class _Unusual(Exception):
-    pass
-
-
-def _plain_float(text: str) -> float:
-    """A float as Python's encoder spelled it; only those pydantic-core spells the same way (no
-    exponent, a few digits: 30.0, 0.25) go on; others take the slow path."""
-    if _PLAIN_FLOAT.fullmatch(text) is None:
-        raise _Unusual
-    return float(text)
-
-
-_PLAIN_FLOAT = re.compile(r"-?(?:0|[1-9][0-9]{0,11})\.[0-9]{1,6}")
+    return sorted_json(plan.model_dump(mode="json")).decode("utf-8")
 
 
 def save_plan(plan: Plan, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(dumps(plan), encoding="utf-8")
-    tmp.replace(path)
+    atomic_write(path, sorted_json(plan.model_dump(mode="json")))
 
 
 def load_plan(path: Path) -> Plan:

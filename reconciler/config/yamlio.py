@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import marshal
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from ruamel.yaml.events import (
 )
 
 from reconciler.errors import Diagnostic, SourceRef
+from reconciler.fileio import atomic_write
 
 try:  # libyaml through ruamel.yaml.clib (a dependency): the parser behind YAML(typ="safe")
     from _ruamel_yaml import CParser
@@ -141,10 +141,7 @@ def ensure_private_dir(directory: Path) -> None:
 def _write_cache(file: Path, data: Any) -> None:
     try:
         ensure_private_dir(file.parent.parent.parent)  # <root>/.reconcile
-        file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(marshal.dumps(data))
-        os.replace(tmp, file)
+        atomic_write(file, marshal.dumps(data), durable=False)  # a lost cache is only slower
         for old in sorted(file.parent.glob("*.marshal"), key=lambda p: p.stat().st_mtime)[:-64]:
             old.unlink(missing_ok=True)  # keep the cache small: the 64 newest files
     except OSError:

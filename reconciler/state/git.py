@@ -46,14 +46,8 @@ from pathlib import Path
 from typing import Literal
 
 from reconciler.errors import StateError
-from reconciler.state.local import (
-    FileLock,
-    atomic_write,
-    fsync_dir,
-    locked,
-    read_state_file,
-    remove_leftover_temps,
-)
+from reconciler.fileio import atomic_write, fsync_dir, remove_leftover_temps
+from reconciler.state.local import FileLock, locked, read_state_file
 from reconciler.state.model import State
 from reconciler.state.store import (
     StateStore,

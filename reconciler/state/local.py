@@ -11,8 +11,8 @@ Invariants:
   host is stale and is broken with a warning; any other lock is a StateError naming the holder.
 * A corrupt, unreadable or too-new state file is a StateError, never an empty state.
 
-`FileLock` and `atomic_write` are shared with the git store, which keeps its journal and lock
-the same way.
+`FileLock` is shared with the git store, which keeps its lock the same way; files are replaced by
+`reconciler.fileio.atomic_write`.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.errors import StateError
+from reconciler.fileio import TMP_SUFFIX, atomic_write, fsync_dir, remove_leftover_temps, write_new_file
 from reconciler.state.model import State
 from reconciler.state.store import (
     StateStore,
@@ -40,57 +41,6 @@ from reconciler.state.store import (
 )
 
 log = logging.getLogger(__name__)
-
-_TMP_SUFFIX = ".tmp"
-
-
-# --- atomic file replacement -----------------------------------------------------------------
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so that a crash leaves either the old or the new content."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}{_TMP_SUFFIX}")
-    try:
-        _write_new_file(tmp, data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
-
-
-def remove_leftover_temps(path: Path) -> None:
-    """Delete temporary files an interrupted `atomic_write(path, ...)` left behind."""
-    for leftover in path.parent.glob(f".{path.name}.*{_TMP_SUFFIX}"):
-        log.debug("removing leftover temporary file %s", leftover)
-        leftover.unlink(missing_ok=True)
-
-
-def _write_new_file(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_dir(directory: Path) -> None:
-    """Make a rename in `directory` durable (a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
 
 # --- the lock ----------------------------------------------------------------------------------
 
@@ -192,8 +142,8 @@ class FileLock:
         return self._info is not None
 
     def _try_create(self, info: LockInfo) -> bool:
-        tmp = self.path.with_name(f"{self.path.name}.{info.token}{_TMP_SUFFIX}")
-        _write_new_file(tmp, info.to_bytes())
+        tmp = self.path.with_name(f"{self.path.name}.{info.token}{TMP_SUFFIX}")
+        write_new_file(tmp, info.to_bytes())
         try:
             os.link(tmp, self.path)
         except FileExistsError:
@@ -222,7 +172,7 @@ class FileLock:
 
     def _break(self, raw: bytes, holder: LockInfo) -> None:
         """Remove a stale lock, without ever removing a fresh one taken meanwhile."""
-        aside = self.path.with_name(f"{self.path.name}.stale.{uuid.uuid4().hex}{_TMP_SUFFIX}")
+        aside = self.path.with_name(f"{self.path.name}.stale.{uuid.uuid4().hex}{TMP_SUFFIX}")
         try:
             os.rename(self.path, aside)
         except FileNotFoundError:

@@ -30,12 +30,12 @@ import logging
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from pydantic_core import to_json
 
 from reconciler.errors import StateError
+from reconciler.jsontext import sorted_json
 from reconciler.state.model import STATE_FORMAT_VERSION, State
 
 log = logging.getLogger(__name__)
@@ -111,22 +111,9 @@ def open_store(config: StoreConfig, root: Path, target: str) -> StateStore:
 
 
 def encode_state(state: State) -> bytes:
-    """Deterministic bytes of a state: sorted keys, indented, trailing newline.
-
-    The same bytes as `json.dumps(..., sort_keys=True, indent=2, ensure_ascii=False)`, made by
-    pydantic-core's encoder: about 2.5x faster on a 10,000-user state (3 MB: ~18 ms instead of
-    ~45 ms), which matters because apply saves after every critical write.
-    """
-    return to_json(_sorted_keys(state.model_dump(mode="json")), indent=2) + b"\n"
-
-
-_CONTAINERS = (dict, list)
-
-
-def _sorted_keys(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _sorted_keys(v) if v.__class__ in _CONTAINERS else v for k, v in sorted(value.items())}
-    return [_sorted_keys(v) if v.__class__ in _CONTAINERS else v for v in value]
+    """Deterministic bytes of a state (reconciler.jsontext: sorted keys, indented, a final
+    newline), fast enough for apply's frequent saves (10,000 users, 3 MB: about 20 ms)."""
+    return sorted_json(state.model_dump(mode="json"))
 
 
 def decode_state(data: bytes, *, target: str, where: str, recovery: str) -> State:
