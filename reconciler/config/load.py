@@ -153,8 +153,9 @@ def _load_desired(root: Path, bag: DiagnosticBag, cache_dir: Path | None = None)
     for path in _yaml_files(directory, recursive=True):
         display = _display(root, path)
         names.append(display)
-        digest.update(display.encode() + b"\0" + _read_bytes(path) + b"\0")
-        loaded = load_yaml_file(path, display, cache_dir)
+        raw = _read_bytes(path)  # b"" when unreadable: load_yaml_file then says why
+        digest.update(display.encode() + b"\0" + raw + b"\0")
+        loaded = load_yaml_file(path, display, cache_dir, raw=raw or None)
         bag.items.extend(loaded.diagnostics)
         if loaded.data is None:
             continue
@@ -225,7 +226,7 @@ def _load_targets(root: Path, bag: DiagnosticBag) -> list[Target]:
     for path in _yaml_files(directory, recursive=False):
         display = _display(root, path)
         raw = _read_bytes(path)
-        loaded = load_yaml_file(path, display)
+        loaded = load_yaml_file(path, display, raw=raw or None)
         bag.items.extend(loaded.diagnostics)
         if loaded.data is None:
             continue

@@ -96,16 +96,20 @@ def _next_event(text: str, pure: bool) -> Callable[[], Any]:
 CACHE_VERSION = b"reconcile-yaml-cache-1"
 
 
-def load_yaml_file(path: Path, display: str, cache_dir: Path | None = None) -> LoadedYaml:
-    """Parse one file. With `cache_dir`, the values of a file that parsed cleanly are kept,
-    keyed by a hash of its bytes: an unchanged file is not parsed again (a large desired
-    state then loads in a fraction of the time). Positions are still taken from the text."""
+def load_yaml_file(
+    path: Path, display: str, cache_dir: Path | None = None, *, raw: bytes | None = None
+) -> LoadedYaml:
+    """Parse one file (`raw`: its bytes, when the caller has read them already). With
+    `cache_dir`, the values of a file that parsed cleanly are kept, keyed by a hash of its bytes:
+    an unchanged file is not parsed again (a large desired state then loads in a fraction of
+    the time). Positions are still taken from the text."""
     out = LoadedYaml(display)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        out.diagnostics.append(Diagnostic(f"cannot read file: {exc.strerror}", SourceRef(display)))
-        return out
+    if raw is None:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            out.diagnostics.append(Diagnostic(f"cannot read file: {exc.strerror}", SourceRef(display)))
+            return out
     text = _decode(raw, out)
     if text is None:
         return out
