@@ -385,7 +385,7 @@ def audit_cmd(root: Path, target_name: str | None, since: str | None, key: str |
     for f in files:
         log = read_audit(f)
         for r in log.records:
-            if matches(r, since=since, key=key) and (key is None or r.get("event") == "action"):
+            if matches(r, since=since, key=key):  # with --key, only action lines name an account
                 click.echo(json.dumps(r, ensure_ascii=False, sort_keys=True) if as_json else render_record(r))
         if log.damaged:
             click.echo(f"{f}: {log.damaged} damaged line(s) skipped (cut short by a crash)", err=True)
